@@ -1,0 +1,39 @@
+"""The ``agenttrace`` command line."""
+
+from __future__ import annotations
+
+import click
+
+from ._version import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", "-V", prog_name="agenttrace")
+def main() -> None:
+    """agenttrace: trace, score and watch LangChain/LangGraph agents with OpenTelemetry.
+
+    Add `agenttrace.configure().callback_handler` to your agent's callbacks (or call
+    `agenttrace.instrument()` once) and spans go to any OTLP backend, a local Arize Phoenix
+    by default.
+    """
+
+
+@main.command()
+@click.option("--endpoint", help="OTLP endpoint (default: OTEL_EXPORTER_OTLP_* variables, else local Phoenix).")
+@click.option("--protocol", type=click.Choice(["http/protobuf", "grpc"]), help="OTLP protocol.")
+def config(endpoint: str | None, protocol: str | None) -> None:
+    """Show where spans would go and whether content is captured, as resolved from options and env."""
+    from .content import CAPTURE_ENV, capture_from_env
+    from .export import resolve_endpoint, resolve_protocol
+
+    try:
+        proto = resolve_protocol(protocol)
+    except ValueError as err:
+        raise click.UsageError(str(err)) from None
+    click.echo(f"protocol:         {proto}")
+    click.echo(f"endpoint:         {resolve_endpoint(endpoint, proto)}")
+    click.echo(f"capture content:  {capture_from_env()}  ({CAPTURE_ENV})")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

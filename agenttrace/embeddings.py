@@ -1,0 +1,96 @@
+"""Embedding calls: LangChain's ``Embeddings`` interface fires no callbacks, so wrap the model.
+
+``traced_embeddings(model)`` returns an ``Embeddings`` that behaves exactly like ``model`` and
+records an ``embeddings {model}`` span per call, nested under the current span (a retriever,
+tool or node of a traced run, since the handler makes those current).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from langchain_core.embeddings import Embeddings
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from . import semconv as sc
+from ._version import __version__
+
+
+def _model_name(model: Any) -> Optional[str]:
+    for attr in ("model", "model_name", "model_id", "deployment"):
+        value = getattr(model, attr, None)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _provider(model: Any) -> str:
+    package = type(model).__module__.split(".")[0]
+    raw = package.removeprefix("langchain_") if package.startswith("langchain_") else type(model).__name__.lower()
+    return sc.PROVIDER_BY_LS.get(raw, raw)
+
+
+class TracedEmbeddings(Embeddings):
+    def __init__(self, inner: Embeddings, tracer_provider: Optional[trace.TracerProvider] = None):
+        self.inner = inner
+        self._tracer = trace.get_tracer("agenttrace", __version__, tracer_provider=tracer_provider)
+        self._model = _model_name(inner)
+        self._provider = _provider(inner)
+
+    def __getattr__(self, name: str) -> Any:  # model, dimensions, ... of the wrapped model
+        return getattr(self.__dict__["inner"], name)
+
+    def _span(self, count: int):
+        attrs = {sc.OPERATION: sc.OP_EMBEDDINGS, sc.PROVIDER: self._provider, sc.OI_SPAN_KIND: "EMBEDDING",
+                 "agenttrace.embeddings.input_count": count}
+        if self._model:
+            attrs[sc.REQUEST_MODEL] = self._model
+            attrs[sc.OI_EMBEDDING_MODEL] = self._model
+        name = f"{sc.OP_EMBEDDINGS} {self._model}" if self._model else sc.OP_EMBEDDINGS
+        return self._tracer.start_as_current_span(name, kind=SpanKind.CLIENT, attributes=attrs,
+                                                  record_exception=True, set_status_on_exception=True)
+
+    @staticmethod
+    def _dims(span, vectors: Any) -> None:
+        try:
+            if vectors and len(vectors[0]):
+                span.set_attribute(sc.EMBEDDINGS_DIMENSION_COUNT, len(vectors[0]))
+        except Exception:  # noqa: BLE001
+            pass
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        with self._span(len(texts)) as span:
+            try:
+                vectors = self.inner.embed_documents(texts)
+            except Exception as error:
+                span.set_attribute(sc.ERROR_TYPE, type(error).__qualname__)
+                raise
+            self._dims(span, vectors)
+            return vectors
+
+    def embed_query(self, text: str) -> list[float]:
+        with self._span(1) as span:
+            try:
+                vector = self.inner.embed_query(text)
+            except Exception as error:
+                span.set_attribute(sc.ERROR_TYPE, type(error).__qualname__)
+                raise
+            self._dims(span, [vector])
+            return vector
+
+    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
+        with self._span(len(texts)) as span:
+            vectors = await self.inner.aembed_documents(texts)
+            self._dims(span, vectors)
+            return vectors
+
+    async def aembed_query(self, text: str) -> list[float]:
+        with self._span(1) as span:
+            vector = await self.inner.aembed_query(text)
+            self._dims(span, [vector])
+            return vector
+
+
+def traced_embeddings(model: Embeddings, tracer_provider: Optional[trace.TracerProvider] = None) -> TracedEmbeddings:
+    return model if isinstance(model, TracedEmbeddings) else TracedEmbeddings(model, tracer_provider)

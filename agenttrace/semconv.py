@@ -1,0 +1,133 @@
+"""Attribute names, in one place.
+
+``gen_ai.*`` names come from the official ``opentelemetry-semantic-conventions`` registry (never
+spelled by hand, never the deprecated ones); ``openinference`` names are the mirror Arize Phoenix
+renders; ``agenttrace.*`` names cover what the GenAI conventions leave open (retries, routing,
+LangGraph structure). Every ``agenttrace.*`` name is documented in docs/attributes.md.
+"""
+
+from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as _g
+from opentelemetry.semconv._incubating.attributes import openai_attributes as _oai
+from opentelemetry.semconv.attributes import error_attributes as _err
+
+# --- OTel GenAI semantic conventions -------------------------------------------------------
+OPERATION = _g.GEN_AI_OPERATION_NAME
+PROVIDER = _g.GEN_AI_PROVIDER_NAME
+REQUEST_MODEL = _g.GEN_AI_REQUEST_MODEL
+REQUEST_TEMPERATURE = _g.GEN_AI_REQUEST_TEMPERATURE
+REQUEST_MAX_TOKENS = _g.GEN_AI_REQUEST_MAX_TOKENS
+REQUEST_TOP_P = _g.GEN_AI_REQUEST_TOP_P
+REQUEST_TOP_K = _g.GEN_AI_REQUEST_TOP_K
+REQUEST_FREQUENCY_PENALTY = _g.GEN_AI_REQUEST_FREQUENCY_PENALTY
+REQUEST_PRESENCE_PENALTY = _g.GEN_AI_REQUEST_PRESENCE_PENALTY
+REQUEST_SEED = _g.GEN_AI_REQUEST_SEED
+REQUEST_STOP_SEQUENCES = _g.GEN_AI_REQUEST_STOP_SEQUENCES
+REQUEST_CHOICE_COUNT = _g.GEN_AI_REQUEST_CHOICE_COUNT
+REQUEST_STREAM = _g.GEN_AI_REQUEST_STREAM
+RESPONSE_MODEL = _g.GEN_AI_RESPONSE_MODEL
+RESPONSE_ID = _g.GEN_AI_RESPONSE_ID
+RESPONSE_FINISH_REASONS = _g.GEN_AI_RESPONSE_FINISH_REASONS
+RESPONSE_TIME_TO_FIRST_CHUNK = _g.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK
+USAGE_INPUT_TOKENS = _g.GEN_AI_USAGE_INPUT_TOKENS
+USAGE_OUTPUT_TOKENS = _g.GEN_AI_USAGE_OUTPUT_TOKENS
+USAGE_CACHE_READ_INPUT_TOKENS = _g.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS
+USAGE_CACHE_CREATION_INPUT_TOKENS = _g.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS
+USAGE_REASONING_OUTPUT_TOKENS = _g.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS
+AGENT_NAME = _g.GEN_AI_AGENT_NAME
+WORKFLOW_NAME = _g.GEN_AI_WORKFLOW_NAME
+CONVERSATION_ID = _g.GEN_AI_CONVERSATION_ID
+TOOL_NAME = _g.GEN_AI_TOOL_NAME
+TOOL_CALL_ID = _g.GEN_AI_TOOL_CALL_ID
+TOOL_TYPE = _g.GEN_AI_TOOL_TYPE
+TOOL_DESCRIPTION = _g.GEN_AI_TOOL_DESCRIPTION
+TOOL_CALL_ARGUMENTS = _g.GEN_AI_TOOL_CALL_ARGUMENTS
+TOOL_CALL_RESULT = _g.GEN_AI_TOOL_CALL_RESULT
+DATA_SOURCE_ID = _g.GEN_AI_DATA_SOURCE_ID
+RETRIEVAL_QUERY_TEXT = _g.GEN_AI_RETRIEVAL_QUERY_TEXT
+RETRIEVAL_DOCUMENTS = _g.GEN_AI_RETRIEVAL_DOCUMENTS
+EMBEDDINGS_DIMENSION_COUNT = _g.GEN_AI_EMBEDDINGS_DIMENSION_COUNT
+INPUT_MESSAGES = _g.GEN_AI_INPUT_MESSAGES
+OUTPUT_MESSAGES = _g.GEN_AI_OUTPUT_MESSAGES
+SYSTEM_INSTRUCTIONS = _g.GEN_AI_SYSTEM_INSTRUCTIONS
+OPENAI_SYSTEM_FINGERPRINT = _oai.OPENAI_RESPONSE_SYSTEM_FINGERPRINT
+ERROR_TYPE = _err.ERROR_TYPE
+
+OP_CHAT = _g.GenAiOperationNameValues.CHAT.value
+OP_TEXT_COMPLETION = _g.GenAiOperationNameValues.TEXT_COMPLETION.value
+OP_EMBEDDINGS = _g.GenAiOperationNameValues.EMBEDDINGS.value
+OP_EXECUTE_TOOL = _g.GenAiOperationNameValues.EXECUTE_TOOL.value
+OP_INVOKE_AGENT = _g.GenAiOperationNameValues.INVOKE_AGENT.value
+OP_INVOKE_WORKFLOW = _g.GenAiOperationNameValues.INVOKE_WORKFLOW.value
+OP_RETRIEVAL = _g.GenAiOperationNameValues.RETRIEVAL.value
+
+_P = _g.GenAiProviderNameValues
+#: LangChain's ``ls_provider`` → the registry's well-known ``gen_ai.provider.name`` values.
+PROVIDER_BY_LS = {
+    "openai": _P.OPENAI.value,
+    "azure": _P.AZURE_AI_OPENAI.value,
+    "azure_openai": _P.AZURE_AI_OPENAI.value,
+    "anthropic": _P.ANTHROPIC.value,
+    "bedrock": _P.AWS_BEDROCK.value,
+    "amazon_bedrock": _P.AWS_BEDROCK.value,
+    "google_vertexai": _P.GCP_VERTEX_AI.value,
+    "google_genai": _P.GCP_GEN_AI.value,
+    "google_gemini": _P.GCP_GEMINI.value,
+    "mistralai": _P.MISTRAL_AI.value,
+    "mistral": _P.MISTRAL_AI.value,
+    "groq": _P.GROQ.value,
+    "cohere": _P.COHERE.value,
+    "deepseek": _P.DEEPSEEK.value,
+    "xai": _P.X_AI.value,
+    "perplexity": _P.PERPLEXITY.value,
+    "ibm": _P.IBM_WATSONX_AI.value,
+    "watsonx": _P.IBM_WATSONX_AI.value,
+}
+
+# --- OpenInference mirror (rendered by Arize Phoenix) --------------------------------------
+OI_SPAN_KIND = "openinference.span.kind"
+OI_INPUT_VALUE = "input.value"
+OI_INPUT_MIME = "input.mime_type"
+OI_OUTPUT_VALUE = "output.value"
+OI_OUTPUT_MIME = "output.mime_type"
+OI_LLM_MODEL = "llm.model_name"
+OI_LLM_PROVIDER = "llm.provider"
+OI_LLM_INVOCATION_PARAMETERS = "llm.invocation_parameters"
+OI_LLM_INPUT_MESSAGES = "llm.input_messages"
+OI_LLM_OUTPUT_MESSAGES = "llm.output_messages"
+OI_TOKENS_PROMPT = "llm.token_count.prompt"
+OI_TOKENS_COMPLETION = "llm.token_count.completion"
+OI_TOKENS_TOTAL = "llm.token_count.total"
+OI_TOOL_NAME = "tool.name"
+OI_TOOL_DESCRIPTION = "tool.description"
+OI_TOOL_CALL_ID = "tool_call.id"
+OI_RETRIEVAL_DOCUMENTS = "retrieval.documents"
+OI_EMBEDDING_MODEL = "embedding.model_name"
+OI_SESSION_ID = "session.id"
+OI_USER_ID = "user.id"
+OI_METADATA = "metadata"
+OI_TAGS = "tag.tags"
+OI_PROJECT_NAME = "openinference.project.name"  # resource attribute
+JSON_MIME = "application/json"
+TEXT_MIME = "text/plain"
+
+# --- agenttrace.* (documented in docs/attributes.md) ----------------------------------------
+RUN_ID = "agenttrace.run.id"
+RUN_TYPE = "agenttrace.run.type"
+RUN_EXPIRED = "agenttrace.run.expired"
+GRAPH_NODE = "agenttrace.graph.node"
+GRAPH_STEP = "agenttrace.graph.step"
+GRAPH_TRIGGERS = "agenttrace.graph.triggers"
+RETRY_ATTEMPT = "agenttrace.retry.attempt"
+RETRY_COUNT = "agenttrace.retry.count"
+RETRY_EXHAUSTED = "agenttrace.retry.exhausted"
+ROUTE_SOURCE = "agenttrace.route.source"
+ROUTE_TARGET = "agenttrace.route.target"
+ROUTE_CONDITION = "agenttrace.route.condition"
+ROUTE_EVENT = "agenttrace.route"
+INTERRUPTED = "agenttrace.interrupted"
+INTERRUPT_EVENT = "agenttrace.interrupt"
+SYSTEM_FINGERPRINT = "agenttrace.response.system_fingerprint"
+STREAMED_CHUNKS = "agenttrace.response.chunks"
+RETRIEVAL_DOCUMENT_COUNT = "agenttrace.retrieval.document_count"
+CONTENT_TRUNCATED = "agenttrace.content.truncated"
+REDACTION_FAILED = "agenttrace.content.redaction_failed"

@@ -1,0 +1,148 @@
+"""``agenttrace.configure()``: one call that wires a tracer provider, an exporter and the handler."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import weakref
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
+
+from . import semconv as sc
+from .export import BoundedBatchProcessor, DropCounter, otlp_exporter, parse_headers, quiet_exporter_logs, resolve_endpoint, resolve_protocol
+from .handler import CallbackHandler
+
+logger = logging.getLogger("agenttrace")
+
+_HANDLER_OPTIONS = {"redact", "max_content_length", "run_ttl", "max_open_runs"}
+_EXPORT_OPTIONS = {"batch", "max_queue_size", "schedule_delay_millis", "export_timeout"}
+
+
+@dataclass
+class Telemetry:
+    """What :func:`configure` returns: the handler to pass to LangChain, and the pipeline behind it."""
+
+    callback_handler: CallbackHandler
+    tracer_provider: Any
+    project: str
+    endpoint: Optional[str]
+    protocol: Optional[str]
+    processor: Optional[Any]
+    owns_provider: bool
+    drops: DropCounter
+
+    @property
+    def dropped_spans(self) -> int:
+        return self.drops.total
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Export everything finished so far; returns False if it did not complete in time."""
+        try:
+            target = self.tracer_provider if hasattr(self.tracer_provider, "force_flush") else self.processor
+            return bool(target.force_flush(int(timeout * 1000))) if target is not None else True
+        except Exception:  # noqa: BLE001
+            logger.warning("agenttrace: flush failed", exc_info=True)
+            return False
+
+    def shutdown(self) -> None:
+        """Flush and stop the pipeline agenttrace created (a user's own provider is left running)."""
+        self.callback_handler.runs.sweep(float("inf"))  # end whatever is still open, marked expired
+        try:
+            if self.owns_provider:
+                self.tracer_provider.shutdown()
+            elif self.processor is not None:
+                self.processor.force_flush()
+                self.processor.shutdown()
+        except Exception:  # noqa: BLE001
+            logger.warning("agenttrace: shutdown failed", exc_info=True)
+
+
+def _resource(project: str, service_name: Optional[str]) -> Resource:
+    attrs = {sc.OI_PROJECT_NAME: project}
+    if service_name:
+        attrs["service.name"] = service_name
+    # Resource.create() also merges OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME
+    resource = Resource.create(attrs)
+    if not service_name and not os.environ.get("OTEL_SERVICE_NAME") and "service.name=" not in os.environ.get("OTEL_RESOURCE_ATTRIBUTES", ""):
+        resource = resource.merge(Resource({"service.name": project}))
+    return resource
+
+
+def configure(
+    project: Optional[str] = None,
+    service_name: Optional[str] = None,
+    endpoint: Optional[str] = None,
+    protocol: Optional[str] = None,
+    headers: Any = None,
+    capture_content: Optional[bool] = None,
+    span_exporter: Optional[SpanExporter] = None,
+    tracer_provider: Optional[Any] = None,
+    **more: Any,
+) -> Telemetry:
+    """Set up tracing for LangChain/LangGraph agents and return a :class:`Telemetry`.
+
+    With nothing passed it honours ``OTEL_EXPORTER_OTLP_*`` / ``OTEL_SERVICE_NAME`` and otherwise
+    exports over OTLP/HTTP to a local Phoenix (``http://localhost:6006/v1/traces``). A global SDK
+    TracerProvider the application already installed is reused, not replaced.
+
+    Extra keyword options: ``redact``, ``max_content_length``, ``run_ttl``, ``max_open_runs``
+    (handler); ``batch`` (default True), ``max_queue_size``, ``schedule_delay_millis``,
+    ``export_timeout`` (export pipeline); ``set_global`` (default True).
+    """
+    set_global = more.pop("set_global", True)
+    unknown = set(more) - _HANDLER_OPTIONS - _EXPORT_OPTIONS
+    if unknown:
+        raise TypeError(f"agenttrace.configure() got unexpected option(s): {', '.join(sorted(unknown))}")
+    project = project or os.environ.get("PHOENIX_PROJECT_NAME") or service_name or os.environ.get("OTEL_SERVICE_NAME") or "default"
+
+    owns = False
+    provider = tracer_provider
+    if provider is None:
+        current = trace.get_tracer_provider()
+        if isinstance(current, TracerProvider):
+            provider = current  # the application's own provider: add to it, don't replace it
+        else:
+            provider = TracerProvider(resource=_resource(project, service_name))
+            owns = True
+
+    drops = DropCounter()
+    processor = None
+    resolved_endpoint = resolved_protocol = None
+    wants_otlp = span_exporter is None and (owns or endpoint is not None or protocol is not None)
+    exporter = span_exporter
+    if wants_otlp:
+        resolved_protocol = resolve_protocol(protocol)
+        resolved_endpoint = resolve_endpoint(endpoint, resolved_protocol)
+        exporter = otlp_exporter(resolved_endpoint, resolved_protocol, parse_headers(headers), more.get("export_timeout"))
+        quiet_exporter_logs()
+    if exporter is not None:
+        if more.get("batch", True):
+            processor = BoundedBatchProcessor(
+                exporter,
+                max_queue_size=int(more.get("max_queue_size", 2048)),
+                schedule_delay_millis=float(more.get("schedule_delay_millis", 1000)),
+                drops=drops,
+            )
+        else:
+            processor = SimpleSpanProcessor(exporter)
+        provider.add_span_processor(processor)
+
+    if owns and set_global:
+        trace.set_tracer_provider(provider)
+        owns = trace.get_tracer_provider() is provider or owns
+
+    handler = CallbackHandler(
+        provider,
+        capture_content=capture_content,
+        **{k: v for k, v in more.items() if k in _HANDLER_OPTIONS},
+    )
+    telemetry = Telemetry(handler, provider, project, resolved_endpoint, resolved_protocol, processor, owns, drops)
+    ref = weakref.ref(telemetry)
+    atexit.register(lambda: (t := ref()) is not None and t.flush(timeout=5.0))
+    return telemetry
