@@ -400,7 +400,7 @@ class CallbackHandler(BaseCallbackHandler):
     def on_retriever_start(self, serialized, query, *, run_id, parent_run_id=None, tags=None, metadata=None, **kwargs):
         metadata = metadata or {}
         name = ex.run_name(serialized, kwargs, "retriever")
-        source = str(metadata.get("ls_vector_store_provider") or metadata.get("ls_retriever_name") or name)
+        source = str(metadata.get("ls_vector_store_provider") or name)
         attrs: dict = {sc.OPERATION: sc.OP_RETRIEVAL, sc.DATA_SOURCE_ID: source, sc.OI_SPAN_KIND: "RETRIEVER"}
         self._number_attempt(self.runs.get(parent_run_id), name, tags, attrs)
         self.content.put(attrs, sc.RETRIEVAL_QUERY_TEXT, query)

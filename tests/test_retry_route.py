@@ -1,0 +1,182 @@
+"""Retries and routing: the two things no other LangChain tracer records."""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated
+
+import pytest
+from langchain_core.runnables import RunnableBranch, RunnableLambda
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import Command, Send
+from opentelemetry.trace import StatusCode
+from typing_extensions import TypedDict
+
+from agenttrace import semconv as sc
+from agenttrace.testing import ScriptedChatModel
+
+
+class RateLimited(Exception):
+    pass
+
+
+def flaky(failures: int):
+    calls = {"n": 0}
+
+    def call(x):
+        calls["n"] += 1
+        if calls["n"] <= failures:
+            raise RateLimited("429 Too Many Requests")
+        return f"copy for {x}"
+
+    return RunnableLambda(call, name="provider_call")
+
+
+def _attempts(s):
+    return sorted(s.with_attr(sc.RETRY_ATTEMPT), key=lambda sp: sp.attributes[sc.RETRY_ATTEMPT])
+
+
+def test_success_after_retries_numbers_attempts_and_is_not_an_error(handler, spans):
+    runnable = flaky(2).with_retry(stop_after_attempt=4, wait_exponential_jitter=False, retry_if_exception_type=(RateLimited,))
+    assert runnable.invoke("vip", config={"callbacks": [handler]}) == "copy for vip"
+    s = spans()
+    attempts = _attempts(s)
+    assert [a.attributes[sc.RETRY_ATTEMPT] for a in attempts] == [1, 2, 3]
+    assert [a.status.status_code for a in attempts] == [StatusCode.ERROR, StatusCode.ERROR, StatusCode.UNSET]
+    assert all(a.attributes.get(sc.ERROR_TYPE, "").endswith("RateLimited") for a in attempts[:2])
+    wrapper = s.parent(attempts[0])
+    assert all(s.parent(a) is wrapper for a in attempts)
+    assert wrapper.attributes[sc.RETRY_COUNT] == 2
+    assert wrapper.attributes[sc.RETRY_EXHAUSTED] is False
+    assert wrapper.status.status_code is not StatusCode.ERROR
+
+
+def test_exhausted_retries_are_an_error(handler, spans):
+    runnable = flaky(10).with_retry(stop_after_attempt=3, wait_exponential_jitter=False)
+    with pytest.raises(RateLimited):
+        runnable.invoke("vip", config={"callbacks": [handler]})
+    s = spans()
+    attempts = _attempts(s)
+    assert [a.attributes[sc.RETRY_ATTEMPT] for a in attempts] == [1, 2, 3]
+    wrapper = s.parent(attempts[0])
+    assert wrapper.attributes[sc.RETRY_COUNT] == 2
+    assert wrapper.attributes[sc.RETRY_EXHAUSTED] is True
+    assert wrapper.status.status_code is StatusCode.ERROR
+
+
+def test_retry_around_a_chat_model(handler, spans):
+    state = {"n": 0}
+
+    def reply(messages):
+        state["n"] += 1
+        if state["n"] == 1:
+            raise RateLimited("429")
+        return "Fresh copy"
+
+    model = ScriptedChatModel(replies=[reply], model="gpt-4o-mini").with_retry(stop_after_attempt=3, wait_exponential_jitter=False)
+    assert model.invoke("write", config={"callbacks": [handler]}).content == "Fresh copy"
+    attempts = _attempts(spans())
+    assert [(a.name, a.attributes[sc.RETRY_ATTEMPT]) for a in attempts] == [("chat gpt-4o-mini", 1), ("chat gpt-4o-mini", 2)]
+    assert spans().parent(attempts[0]).attributes[sc.RETRY_COUNT] == 1
+
+
+def test_runnable_branch_records_condition_and_route(handler, spans):
+    router = RunnableBranch(
+        (lambda x: x["score"] > 0.8, RunnableLambda(lambda x: "capable", name="capable_model")),
+        (lambda x: x["score"] > 0.3, RunnableLambda(lambda x: "balanced", name="balanced_model")),
+        RunnableLambda(lambda x: "cheap", name="cheap_model"),
+    ).with_config(run_name="model_router")
+    outer = RunnableLambda(lambda x: router.invoke(x), name="route_request")
+    assert outer.invoke({"score": 0.5}, config={"callbacks": [handler]}) == "balanced"
+    s = spans()
+    branch = s.one("model_router")
+    assert branch.attributes[sc.ROUTE_SOURCE] == "model_router"
+    assert branch.attributes[sc.ROUTE_TARGET] == "2"
+    assert branch.attributes[sc.ROUTE_CONDITION] == 2
+    parent = s.parent(branch)
+    assert parent.name == "invoke_workflow route_request"
+    (event,) = [e for e in parent.events if e.name == sc.ROUTE_EVENT]
+    assert event.attributes[sc.ROUTE_TARGET] == "2"
+    assert s.one("balanced_model")
+
+    handler_spans_before = len(s.all)
+    assert router.invoke({"score": 0.1}, config={"callbacks": [handler]}) == "cheap"
+    s = spans()
+    default = [sp for sp in s.named("invoke_workflow model_router")][-1]
+    assert len(s.all) > handler_spans_before
+    assert default.attributes[sc.ROUTE_TARGET] == "default"
+
+
+class Copy(TypedDict):
+    score: float
+    text: str
+
+
+def _graph():
+    def draft(state):
+        return {"text": "draft"}
+
+    def choose(state) -> str:
+        return "polish" if state["score"] > 0.5 else END
+
+    def polish(state):
+        return {"text": state["text"] + " polished"}
+
+    g = StateGraph(Copy)
+    g.add_node("draft", draft)
+    g.add_node("polish", polish)
+    g.add_edge(START, "draft")
+    g.add_conditional_edges("draft", choose)
+    g.add_edge("polish", END)
+    return g.compile(name="copywriter")
+
+
+@pytest.mark.parametrize("score,target", [(0.9, "polish"), (0.1, "__end__")])
+def test_langgraph_conditional_edge(handler, spans, score, target):
+    _graph().invoke({"score": score, "text": ""}, config={"callbacks": [handler]})
+    s = spans()
+    router = s.one("choose")
+    assert router.attributes[sc.ROUTE_SOURCE] == "draft"
+    assert router.attributes[sc.ROUTE_TARGET] == target
+    draft = s.parent(router)
+    assert draft.attributes[sc.GRAPH_NODE] == "draft"
+    (event,) = [e for e in draft.events if e.name == sc.ROUTE_EVENT]
+    assert event.attributes[sc.ROUTE_TARGET] == target
+    assert bool(s.named("polish")) == (target == "polish")
+
+
+def test_send_fan_out_and_command_goto(handler, spans):
+    class S(TypedDict):
+        items: list
+        done: Annotated[list, operator.add]
+
+    def fan(state):
+        return [Send("write", {"items": [i], "done": []}) for i in state["items"]]
+
+    def write(state):
+        return {"done": state["items"]}
+
+    def decide(state):
+        return Command(goto="write", update={"done": []})
+
+    g = StateGraph(S)
+    g.add_node("decide", decide)
+    g.add_node("write", write)
+    g.add_node("plan", lambda s: {})
+    g.add_edge(START, "plan")
+    g.add_conditional_edges("plan", fan)
+    g.compile().invoke({"items": ["a", "b"], "done": []}, config={"callbacks": [handler]})
+    s = spans()
+    fan_span = s.one("fan")
+    assert fan_span.attributes[sc.ROUTE_SOURCE] == "plan"
+    assert list(fan_span.attributes[sc.ROUTE_TARGET]) == ["write", "write"]
+    assert len(s.named("write")) == 2
+
+    g2 = StateGraph(S)
+    g2.add_node("decide", decide)
+    g2.add_node("write", write)
+    g2.add_edge(START, "decide")
+    g2.compile().invoke({"items": ["x"], "done": []}, config={"callbacks": [handler]})
+    decide_span = spans().one("decide")
+    assert decide_span.attributes[sc.ROUTE_SOURCE] == "decide"
+    assert decide_span.attributes[sc.ROUTE_TARGET] == "write"
