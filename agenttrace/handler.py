@@ -127,7 +127,13 @@ class CallbackHandler(BaseCallbackHandler):
             attrs[sc.OI_SESSION_ID] = conversation
         ex.labels(attrs, tags, metadata)
         attrs[sc.RUN_ID] = str(run_id)
-        ctx = trace.set_span_in_context(parent.span) if parent is not None else None
+        if parent is not None:
+            ctx = trace.set_span_in_context(parent.span)
+        else:
+            ctx = None  # the caller's current context: an application span, a remote parent, ...
+            current = trace.get_current_span()
+            if getattr(current, "end_time", None) is not None:
+                ctx = trace.set_span_in_context(trace.INVALID_SPAN)  # never parent under an ended (e.g. expired) span
         span = self._tracer.start_span(span_name, context=ctx, kind=kind, attributes=attrs)
         token = otel_context.attach(trace.set_span_in_context(span))
         state = RunState(span=span, token=token, run_type=run_type, name=name, parent=parent, conversation_id=conversation)

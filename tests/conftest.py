@@ -20,6 +20,15 @@ from agenttrace import CallbackHandler
 from agenttrace.testing import ScriptedChatModel
 
 
+@pytest.fixture(autouse=True)
+def no_leaked_context():
+    """Every test must leave no OTel context attached in the test's thread."""
+    from opentelemetry import trace
+
+    yield
+    assert trace.get_current_span() is trace.INVALID_SPAN, "a test left an OTel span attached"
+
+
 @pytest.fixture
 def exporter() -> InMemorySpanExporter:
     return InMemorySpanExporter()
@@ -107,13 +116,18 @@ def tool_call(name: str, args: dict, call_id: str) -> AIMessage:
     return AIMessage(content="", tool_calls=[{"name": name, "args": args, "id": call_id}])
 
 
+def support_reply(messages) -> AIMessage:
+    """Decides from the conversation itself, so concurrent runs sharing one model stay independent."""
+    done = sum(1 for m in messages if m.type == "tool")
+    if done == 0:
+        return tool_call("order_status", {"order_id": "A1"}, "call_status_1")
+    if done == 1:
+        return tool_call("start_return", {"order_id": "A1", "reason": "too small"}, "call_return_1")
+    return AIMessage(content="Your order A1 shipped and a return is started.")
+
+
 def support_model(**kwargs) -> ScriptedChatModel:
-    replies = [
-        tool_call("order_status", {"order_id": "A1"}, "call_status_1"),
-        tool_call("start_return", {"order_id": "A1", "reason": "too small"}, "call_return_1"),
-        "Your order A1 shipped and a return is started.",
-    ]
-    return ScriptedChatModel(replies=replies, model="gpt-4o", response_model="gpt-4o-2024-08-06", system_fingerprint="fp_abc", **kwargs)
+    return ScriptedChatModel(replies=[support_reply], model="gpt-4o", response_model="gpt-4o-2024-08-06", system_fingerprint="fp_abc", **kwargs)
 
 
 def build_agent(model: Optional[ScriptedChatModel] = None, tools=(order_status, start_return), name: str = "support-bot"):
