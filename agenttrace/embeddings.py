@@ -43,7 +43,7 @@ class TracedEmbeddings(Embeddings):
 
     def _span(self, count: int):
         attrs = {sc.OPERATION: sc.OP_EMBEDDINGS, sc.PROVIDER: self._provider, sc.OI_SPAN_KIND: "EMBEDDING",
-                 "agenttrace.embeddings.input_count": count}
+                 sc.EMBEDDINGS_INPUT_COUNT: count}
         if self._model:
             attrs[sc.REQUEST_MODEL] = self._model
             attrs[sc.OI_EMBEDDING_MODEL] = self._model

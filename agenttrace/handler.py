@@ -355,7 +355,7 @@ class CallbackHandler(BaseCallbackHandler):
         outcome = getattr(retry_state, "outcome", None)
         if outcome is not None and getattr(outcome, "failed", False):
             attrs[sc.ERROR_TYPE] = _error_type(outcome.exception())
-        state.span.add_event("agenttrace.retry", attrs)
+        state.span.add_event(sc.RETRY_EVENT, attrs)
 
     # ------------------------------------------------------------------ tools and retrievers
 

@@ -1,0 +1,88 @@
+"""Real OTLP receivers on loopback for tests: HTTP (protobuf) and gRPC, plus failure modes."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent import futures
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import grpc
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+
+
+def span_names(request: trace_service_pb2.ExportTraceServiceRequest) -> list[str]:
+    return [s.name for rs in request.resource_spans for ss in rs.scope_spans for s in ss.spans]
+
+
+class HttpReceiver:
+    """OTLP/HTTP receiver. mode: 'ok' | '503' | 'slow' (sleeps ``delay`` before answering)."""
+
+    def __init__(self, mode: str = "ok", delay: float = 2.0):
+        self.mode, self.delay = mode, delay
+        self.requests: list = []
+        self.resources: list = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if receiver.mode == "slow":
+                    time.sleep(receiver.delay)
+                if receiver.mode == "503":
+                    self.send_response(503)
+                    self.end_headers()
+                    return
+                request = trace_service_pb2.ExportTraceServiceRequest.FromString(body)
+                receiver.requests.append(request)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.end_headers()
+                self.wfile.write(trace_service_pb2.ExportTraceServiceResponse().SerializeToString())
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}/v1/traces"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def names(self) -> list[str]:
+        return [n for r in self.requests for n in span_names(r)]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class GrpcReceiver(trace_service_pb2_grpc.TraceServiceServicer):
+    def __init__(self):
+        self.requests: list = []
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+        trace_service_pb2_grpc.add_TraceServiceServicer_to_server(self, self.server)
+        port = self.server.add_insecure_port("127.0.0.1:0")
+        self.endpoint = f"http://127.0.0.1:{port}"
+        self.server.start()
+
+    def Export(self, request, context):  # noqa: N802 - gRPC method name
+        self.requests.append(request)
+        return trace_service_pb2.ExportTraceServiceResponse()
+
+    @property
+    def names(self) -> list[str]:
+        return [n for r in self.requests for n in span_names(r)]
+
+    def close(self):
+        self.server.stop(0)
+
+
+def closed_port_endpoint() -> str:
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return f"http://127.0.0.1:{port}/v1/traces"
