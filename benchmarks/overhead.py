@@ -6,8 +6,9 @@ Run on demand (this is not a test)::
     python benchmarks/overhead.py                    # 5 rounds x 200 runs per mode
     python benchmarks/overhead.py --runs 50 --rounds 3
 
-All three modes are measured in one process, interleaved in rounds (the mode order rotates each
-round) so that drift on a noisy machine hits every mode alike. Both tracers export through the same
+All three modes are measured in one process, interleaved: in every round each mode does ``--runs``
+timed runs, alternating with the other modes every ``--slice`` runs, and the mode order rotates each
+round, so that bursts of noise on a shared machine hit every mode alike. Both tracers export through the same
 kind of pipeline (a BatchSpanProcessor into an InMemorySpanExporter, same queue size and schedule
 delay), each on its own fresh SDK TracerProvider; neither is active while the other is measured.
 """
@@ -244,7 +245,7 @@ def report(modes: list[Mode], args: argparse.Namespace, telemetry: Any, elapsed:
             per_run(m.attr_chars) if m.exporter else "-",
             per_run(m.events) if m.exporter else "-",
         ])
-    headers = ["mode", "median ms/run", "round medians", "p90 ms", "added ms/run", "vs untraced",
+    headers = ["mode", "median ms/run", "round medians (min-max)", "p90 ms", "added ms/run", "vs untraced",
                "spans/run", "attrs/run", "attr chars/run", "events/run"]
 
     pv = sys.version.split()[0]
@@ -255,8 +256,8 @@ def report(modes: list[Mode], args: argparse.Namespace, telemetry: Any, elapsed:
           f"opentelemetry-sdk {version('opentelemetry-sdk')}  agenttrace {version('agenttrace')}")
     print(f"agent: LangGraph StateGraph agent<->ToolNode, ScriptedChatModel; per run 3 model calls, 2 tool calls, "
           f"5 node steps")
-    print(f"{args.rounds} rounds x {args.runs} runs per mode (order rotated per round, {args.warmup} warm-up runs "
-          f"per mode); {elapsed:.0f} s total")
+    print(f"{args.rounds} rounds x {args.runs} runs per mode; modes alternate every {args.slice} runs, order rotated "
+          f"per round; {args.warmup} warm-up runs per mode; {elapsed:.0f} s total")
     print(f"export: BatchSpanProcessor(max_queue_size={QUEUE_SIZE}, schedule_delay={SCHEDULE_DELAY_MS} ms) -> "
           f"InMemorySpanExporter for both tracers, each on its own TracerProvider")
     print(f"content capture: agenttrace {'on' if args.capture_content else 'off (its default)'}, "
@@ -297,12 +298,14 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=200, help="timed runs per mode per round (default 200)")
     parser.add_argument("--rounds", type=int, default=5, help="rounds; the mode order rotates each round (default 5)")
+    parser.add_argument("--slice", type=int, default=25,
+                        help="within a round the modes alternate every this many runs (default 25)")
     parser.add_argument("--warmup", type=int, default=20, help="untimed warm-up runs per mode (default 20)")
     parser.add_argument("--capture-content", action="store_true",
                         help="let agenttrace export prompts/responses too (OpenInference always does)")
     args = parser.parse_args(argv)
-    if args.runs < 1 or args.rounds < 1:
-        parser.error("--runs and --rounds must be >= 1")
+    if min(args.runs, args.rounds, args.slice) < 1:
+        parser.error("--runs, --rounds and --slice must be >= 1")
 
     graph = build_graph()
     modes, telemetry, instrumentor = make_modes(args.capture_content)
@@ -313,13 +316,19 @@ def main(argv: Optional[list[str]] = None) -> None:
 
     for r in range(args.rounds):
         order = modes[r % len(modes):] + modes[: r % len(modes)]
-        for mode in order:
-            gc.collect()
-            times = run_block(mode, graph, args.runs, count=True, all_modes=modes)
-            mode.times_ns.extend(times)
-            mode.round_medians_ns.append(statistics.median(times))
+        round_times: dict = {m.name: [] for m in modes}
+        done = 0
+        while done < args.runs:  # within a round the modes alternate in short slices
+            n = min(args.slice, args.runs - done)
+            for mode in order:
+                gc.collect()
+                round_times[mode.name].extend(run_block(mode, graph, n, count=True, all_modes=modes))
+            done += n
+        for mode in modes:
+            mode.times_ns.extend(round_times[mode.name])
+            mode.round_medians_ns.append(statistics.median(round_times[mode.name]))
         print(f"round {r + 1}/{args.rounds}: " + "  ".join(
-            f"{m.name} {ms(m.round_medians_ns[-1])} ms" for m in modes), file=sys.stderr, flush=True)
+            f"{m.name} {ms(m.round_medians_ns[-1])} ms" for m in modes), flush=True)
 
     report(modes, args, telemetry, time.perf_counter() - started)
     telemetry.shutdown()

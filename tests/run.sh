@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Install the project and its test dependencies into .venv, then run the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. .ci/venv.sh test
+exec python -m pytest "$@"
