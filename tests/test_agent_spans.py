@@ -173,3 +173,27 @@ def test_graph_interrupt_is_not_an_error(handler, spans):
     interrupted = s.with_attr(sc.INTERRUPTED, True)
     assert interrupted and all(sc.ERROR_TYPE not in sp.attributes for sp in interrupted)
     assert {sp.attributes[sc.CONVERSATION_ID] for sp in s.all} == {"th-1"}
+
+
+def test_metadata_tags_and_sessions_label_every_span(handler, spans):
+    build_agent().invoke(ask(), config={
+        "callbacks": [handler],
+        "metadata": {"segment": "B", "prompt_template": "opening-v3", "model_endpoint": "eu-1", "user_id": "u-7"},
+        "tags": ["client:retail"],
+        "configurable": {"thread_id": "customer-42"},
+    })
+    s = spans()
+    for sp in s.all:
+        md = json.loads(sp.attributes[sc.OI_METADATA])
+        assert {k: md[k] for k in ("segment", "prompt_template", "model_endpoint")} == {"segment": "B", "prompt_template": "opening-v3", "model_endpoint": "eu-1"}
+        assert not any(k.startswith(("langgraph_", "ls_", "checkpoint")) for k in md)
+        assert sp.attributes[sc.CONVERSATION_ID] == sp.attributes[sc.OI_SESSION_ID] == "customer-42"
+        assert sp.attributes[sc.OI_USER_ID] == "u-7"
+    root = s.one("invoke_agent support-bot")
+    assert list(root.attributes[sc.OI_TAGS]) == ["client:retail"]
+    assert all(not t.startswith(("graph:step", "seq:step")) for sp in s.all for t in sp.attributes.get(sc.OI_TAGS, ()))
+
+
+def test_session_id_from_metadata_without_a_checkpointer(handler, spans):
+    RunnableLambda(lambda x: x, name="mailer").invoke(1, config={"callbacks": [handler], "metadata": {"session_id": "s-1"}})
+    assert spans().one("invoke_workflow mailer").attributes[sc.CONVERSATION_ID] == "s-1"
