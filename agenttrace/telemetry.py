@@ -21,6 +21,7 @@ from .handler import CallbackHandler
 logger = logging.getLogger("agenttrace")
 
 _HANDLER_OPTIONS = {"redact", "max_content_length", "run_ttl", "max_open_runs"}
+_METRIC_OPTIONS = {"profiles", "scorer", "theme_json", "metrics_queue_size", "embedding_model"}
 _EXPORT_OPTIONS = {"batch", "max_queue_size", "schedule_delay_millis", "export_timeout"}
 
 
@@ -42,7 +43,10 @@ class Telemetry:
         return self.drops.total
 
     def flush(self, timeout: float = 30.0) -> bool:
-        """Export everything finished so far; returns False if it did not complete in time."""
+        """Wait for pending metric scores, then export everything finished so far; False on timeout."""
+        metrics = self.callback_handler.metrics
+        if metrics is not None and not metrics.flush(timeout):
+            return False
         try:
             target = self.tracer_provider if hasattr(self.tracer_provider, "force_flush") else self.processor
             return bool(target.force_flush(int(timeout * 1000))) if target is not None else True
@@ -53,6 +57,8 @@ class Telemetry:
     def shutdown(self) -> None:
         """Flush and stop the pipeline agenttrace created (a user's own provider is left running)."""
         self.callback_handler.runs.sweep(float("inf"))  # end whatever is still open, marked expired
+        if self.callback_handler.metrics is not None:
+            self.callback_handler.metrics.shutdown()  # drain: scores of finished steps are not lost
         try:
             if self.owns_provider:
                 self.tracer_provider.shutdown()
@@ -61,6 +67,29 @@ class Telemetry:
                 self.processor.shutdown()
         except Exception:  # noqa: BLE001
             logger.warning("agenttrace: shutdown failed", exc_info=True)
+
+
+def _metrics_engine(options: dict):
+    """``profiles=`` (a path, a dict or a ProfileSet) → a MetricsEngine; heavy metrics need a scorer."""
+    if options.get("profiles") is None:
+        return None
+    import json
+
+    from .metrics import MetricsEngine, load
+
+    theme_json = options.get("theme_json")
+    custom = list(json.loads(theme_json) if isinstance(theme_json, str) else (theme_json or {}))
+    profiles = load(options["profiles"], known_metrics=["jailbreak_similarity"] + [f"{g}_similarity" for g in custom])
+    scorer = options.get("scorer")
+    if scorer is None and profiles.heavy_metrics:
+        try:
+            from agenttrace_langkit import LangKitScorer
+        except ImportError:
+            raise RuntimeError(
+                f"agenttrace: the profiles ask for {', '.join(sorted(profiles.heavy_metrics))}, which need the LangKit "
+                "integration: pip install torch==2.13.0 && pip install -e integrations/langkit") from None
+        scorer = LangKitScorer(model=options.get("embedding_model"), theme_json=theme_json)
+    return MetricsEngine(profiles, scorer, queue_size=int(options.get("metrics_queue_size", 10_000)))
 
 
 def _resource(project: str, service_name: Optional[str]) -> Resource:
@@ -96,7 +125,7 @@ def configure(
     ``export_timeout`` (export pipeline); ``set_global`` (default True).
     """
     set_global = more.pop("set_global", True)
-    unknown = set(more) - _HANDLER_OPTIONS - _EXPORT_OPTIONS
+    unknown = set(more) - _HANDLER_OPTIONS - _EXPORT_OPTIONS - _METRIC_OPTIONS
     if unknown:
         raise TypeError(f"agenttrace.configure() got unexpected option(s): {', '.join(sorted(unknown))}")
     project = project or os.environ.get("PHOENIX_PROJECT_NAME") or service_name or os.environ.get("OTEL_SERVICE_NAME") or "default"
@@ -140,6 +169,7 @@ def configure(
     handler = CallbackHandler(
         provider,
         capture_content=capture_content,
+        metrics=_metrics_engine(more),
         **{k: v for k, v in more.items() if k in _HANDLER_OPTIONS},
     )
     telemetry = Telemetry(handler, provider, project, resolved_endpoint, resolved_protocol, processor, owns, drops)

@@ -1,0 +1,190 @@
+"""The metric engine: light metrics inline, heavy metrics on a background worker.
+
+On the agent's thread (``on_step_end``) the engine only picks the step's profile, computes the
+light metrics (string lengths, flags — microseconds), decides sampling, and enqueues
+``(span, end time, prompt, response)`` for the worker. The worker batches texts across spans,
+scores them, writes ``agenttrace.metric.<name>`` attributes and ``gen_ai.evaluation.result``
+events, raises review flags past thresholds, and then ends the span with its *true* end time.
+The queue is bounded: when it is full the heavy metrics of that step are skipped (never block the
+agent), the span says so (``agenttrace.metric.skipped``), and the skip is counted and logged once.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional, Protocol, Sequence
+
+from .. import semconv as sc
+from .light import light_metrics
+from .profiles import LIGHT_METRICS, Profile, ProfileSet
+from .sampling import StratifiedSampler
+
+logger = logging.getLogger("agenttrace")
+
+EVALUATION_EVENT = "gen_ai.evaluation.result"
+
+
+class Scorer(Protocol):
+    """Heavy metrics: ``score`` gets a batch of (prompt, response) pairs and the metric names wanted."""
+
+    metrics: Sequence[str]
+
+    def score(self, pairs: Sequence[tuple[str, str]], metrics: Sequence[str]) -> list[dict[str, Optional[float]]]: ...
+
+
+@dataclass
+class _Job:
+    span: Any
+    end_time: int
+    profile: Profile
+    prompt: str
+    response: str
+
+
+def _flag(span, profile: Profile, scores: Mapping[str, Optional[float]], window_counts: Counter, end_time: int) -> None:
+    reasons = []
+    for name, value in scores.items():
+        if value is None:
+            continue
+        span.set_attribute(f"{sc.METRIC_PREFIX}{name}", float(value))
+        event = {sc.EVALUATION_NAME: name, sc.EVALUATION_SCORE_VALUE: float(value)}
+        threshold = profile.thresholds.get(name)
+        if threshold is not None:
+            flagged = value > threshold
+            event[sc.EVALUATION_SCORE_LABEL] = "flagged" if flagged else "pass"
+            if flagged:
+                reasons.append(f"{name} {value:.3f} > {threshold:g}")
+        if name not in LIGHT_METRICS or threshold is not None:
+            span.add_event(EVALUATION_EVENT, event)
+    if reasons:
+        span.set_attribute(sc.REVIEW_REQUIRED, True)
+        span.set_attribute(sc.REVIEW_REASON, "; ".join(reasons))
+        window = (end_time // 3_600_000_000_000) * 3600  # hour window, epoch seconds
+        for r in reasons:
+            window_counts[(window, r.split(" ", 1)[0])] += 1
+
+
+class MetricsEngine:
+    def __init__(self, profiles: ProfileSet, scorer: Optional[Scorer] = None, *, queue_size: int = 10_000,
+                 batch_size: int = 64, max_wait: float = 0.02):
+        self.profiles = profiles
+        self.scorer = scorer
+        self.sampler = StratifiedSampler()
+        self.batch_size = batch_size
+        self.max_wait = max_wait
+        self.skipped = 0
+        self.scored = 0
+        self.failed = 0
+        self.flags: Counter = Counter()  # (hour window start, metric) → flagged steps
+        self._flags_lock = threading.Lock()
+        self._queue: "queue.Queue[_Job]" = queue.Queue(maxsize=queue_size)
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+        missing = profiles.heavy_metrics - set(scorer.metrics if scorer else ())
+        if missing:
+            raise RuntimeError(
+                f"agenttrace: metric(s) {', '.join(sorted(missing))} need a scorer: pip install torch==2.13.0 "
+                "&& pip install -e integrations/langkit (agenttrace-langkit), or remove them from the profiles")
+
+    # ---------------------------------------------------------------- agent thread
+
+    def on_step_end(self, span, step: Mapping[str, Any], prompt: str, response: str, duration_s: float) -> bool:
+        """Returns True when the engine took over ending ``span``."""
+        profile = self.profiles.select(step)
+        if profile is None:
+            return False
+        end_time = time.time_ns()
+        light = light_metrics(response, step.get("attributes") or {}, duration_s)
+        with self._flags_lock:
+            _flag(span, profile, light, self.flags, end_time)
+        heavy = [m for m in profile.heavy]
+        if not heavy or self.scorer is None:
+            return False
+        trace_id = span.get_span_context().trace_id
+        if not self.sampler.sampled(profile, trace_id, step):
+            span.set_attribute(sc.METRIC_SAMPLED, False)
+            return False
+        span.set_attribute(sc.METRIC_SAMPLED, True)
+        self._ensure_worker()
+        try:
+            self._queue.put_nowait(_Job(span, end_time, profile, prompt, response))
+            return True
+        except queue.Full:
+            self.skipped += 1
+            span.set_attribute(sc.METRIC_SKIPPED, True)
+            if self.skipped == 1:
+                logger.warning("agenttrace: metric queue full, heavy metrics skipped for a step (the agent is not "
+                               "slowed; further skips are counted in MetricsEngine.skipped)")
+            return False
+
+    # ---------------------------------------------------------------- worker
+
+    def _ensure_worker(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            with self._flags_lock:
+                if self._thread is None or not self._thread.is_alive():
+                    self._thread = threading.Thread(target=self._run, name="agenttrace-metrics", daemon=True)
+                    self._thread.start()
+
+    def _take_batch(self) -> list[_Job]:
+        try:
+            first = self._queue.get(timeout=0.2)
+        except queue.Empty:
+            return []
+        batch = [first]
+        deadline = time.monotonic() + self.max_wait
+        while len(batch) < self.batch_size:
+            remaining = deadline - time.monotonic()
+            try:
+                batch.append(self._queue.get(timeout=max(0.0, remaining)) if remaining > 0 else self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def _run(self) -> None:
+        while not (self._stop.is_set() and self._queue.empty()):
+            batch = self._take_batch()
+            if batch:
+                self._process(batch)
+
+    def _process(self, batch: list[_Job]) -> None:
+        wanted = sorted({m for job in batch for m in job.profile.heavy})
+        try:
+            results = self.scorer.score([(j.prompt, j.response) for j in batch], wanted)
+        except Exception:  # noqa: BLE001 - a scorer failure costs the scores, never the spans
+            self.failed += len(batch)
+            logger.warning("agenttrace: metric scoring failed for a batch of %d", len(batch), exc_info=self.failed == len(batch))
+            results = [{} for _ in batch]
+        for job, scores in zip(batch, results):
+            try:
+                chosen = {m: scores.get(m) for m in job.profile.heavy}
+                with self._flags_lock:
+                    _flag(job.span, job.profile, chosen, self.flags, job.end_time)
+                self.scored += 1
+            except Exception:  # noqa: BLE001
+                self.failed += 1
+            finally:
+                job.span.end(end_time=job.end_time)
+                self._queue.task_done()
+
+    # ---------------------------------------------------------------- lifecycle
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Wait until every enqueued step is scored and its span ended."""
+        deadline = time.monotonic() + timeout
+        while self._queue.unfinished_tasks:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.005)
+        return True
+
+    def shutdown(self, timeout: float = 30.0) -> None:
+        self.flush(timeout)
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=1.0)

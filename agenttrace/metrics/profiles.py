@@ -1,0 +1,262 @@
+"""Per-step metric profiles: which metrics a step gets, at what sample rate, stratified by what.
+
+One schema for the file (TOML or YAML) and the dict form::
+
+    [profiles.full]
+    metrics = ["refusal_similarity", "relevance"]
+    sample_rate = 1.0
+    stratify_by = ["metadata.prompt_template", "metadata.segment"]
+    thresholds = { refusal_similarity = 0.4 }
+
+    [[rules]]
+    match = { operation = "chat" }
+    profile = "full"
+
+Rules are tried in order; the first whose ``match`` fits a step picks its profile. Match keys:
+``operation`` (gen_ai operation: chat, execute_tool, ...), ``kind`` (run type: llm, tool, chain,
+retriever), ``name`` (span/run name), ``node`` (LangGraph node), ``tool``, ``model`` (glob
+patterns), ``tags`` (all listed tags present), ``metadata`` (a table of key = glob).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Optional, Sequence, Union
+
+LIGHT_METRICS = ("response_length", "empty_output", "latency_ms", "input_tokens", "output_tokens")
+KNOWN_HEAVY = ("refusal_similarity", "relevance")
+MATCH_KEYS = {"operation", "kind", "name", "node", "tool", "model", "tags", "metadata"}
+PROFILE_KEYS = {"metrics", "sample_rate", "stratify_by", "thresholds", "min_per_stratum"}
+
+
+class ProfileError(ValueError):
+    """A profile file or dict that does not fit the schema; the message names the line and key."""
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    metrics: tuple[str, ...] = ()
+    sample_rate: float = 1.0
+    stratify_by: tuple[str, ...] = ()
+    thresholds: Mapping[str, float] = field(default_factory=dict)
+    min_per_stratum: int = 20
+
+    @property
+    def heavy(self) -> tuple[str, ...]:
+        return tuple(m for m in self.metrics if m not in LIGHT_METRICS)
+
+
+@dataclass(frozen=True)
+class Rule:
+    match: Mapping[str, Any]
+    profile: str
+
+    def fits(self, step: Mapping[str, Any]) -> bool:
+        for key, want in self.match.items():
+            if key == "tags":
+                have = set(step.get("tags") or ())
+                if not set([want] if isinstance(want, str) else want) <= have:
+                    return False
+            elif key == "metadata":
+                md = step.get("metadata") or {}
+                if not all(k in md and fnmatch.fnmatchcase(str(md[k]), str(v)) for k, v in want.items()):
+                    return False
+            else:
+                value = step.get(key)
+                if value is None or not fnmatch.fnmatchcase(str(value), str(want)):
+                    return False
+        return True
+
+
+@dataclass
+class ProfileSet:
+    profiles: dict[str, Profile]
+    rules: list[Rule]
+
+    def select(self, step: Mapping[str, Any]) -> Optional[Profile]:
+        for rule in self.rules:
+            if rule.fits(step):
+                return self.profiles[rule.profile]
+        return None
+
+    @property
+    def heavy_metrics(self) -> set[str]:
+        return {m for p in self.profiles.values() for m in p.heavy}
+
+
+# --- loading and validation ------------------------------------------------------------------
+
+
+def _where(locate, *path) -> str:
+    line = locate(path) if locate else None
+    return f"line {line}, " if line else ""
+
+
+def from_dict(data: Mapping[str, Any], *, source: str = "profiles", locate=None, known_metrics: Sequence[str] = ()) -> ProfileSet:
+    def fail(msg: str, *path) -> None:
+        key = ".".join(str(p) for p in path)
+        raise ProfileError(f"{source}: {_where(locate, *path)}key '{key}': {msg}")
+
+    if not isinstance(data, Mapping):
+        raise ProfileError(f"{source}: expected a table with 'profiles' and 'rules', got {type(data).__name__}")
+    for key in data:
+        if key not in ("profiles", "rules"):
+            fail("unknown top-level key (expected 'profiles' and 'rules')", key)
+    known = set(LIGHT_METRICS) | set(KNOWN_HEAVY) | set(known_metrics)
+    profiles: dict[str, Profile] = {}
+    raw_profiles = data.get("profiles") or {}
+    if not isinstance(raw_profiles, Mapping):
+        fail("must be a table of profiles", "profiles")
+    for name, body in raw_profiles.items():
+        if not isinstance(body, Mapping):
+            fail("a profile must be a table", "profiles", name)
+        for key in body:
+            if key not in PROFILE_KEYS:
+                fail(f"unknown profile key (expected one of {', '.join(sorted(PROFILE_KEYS))})", "profiles", name, key)
+        metrics = body.get("metrics", [])
+        if not isinstance(metrics, (list, tuple)) or not all(isinstance(m, str) for m in metrics):
+            fail("must be a list of metric names", "profiles", name, "metrics")
+        for m in metrics:
+            if m not in known:
+                fail(f"unknown metric {m!r} (known: {', '.join(sorted(known))}; custom themes are added with theme_json)", "profiles", name, "metrics")
+        rate = body.get("sample_rate", 1.0)
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 <= float(rate) <= 1.0:
+            fail(f"must be a number between 0 and 1, got {rate!r}", "profiles", name, "sample_rate")
+        strat = body.get("stratify_by", [])
+        if not isinstance(strat, (list, tuple)) or not all(isinstance(s, str) for s in strat):
+            fail("must be a list of keys such as 'metadata.segment', 'model', 'node'", "profiles", name, "stratify_by")
+        thresholds = body.get("thresholds", {})
+        if not isinstance(thresholds, Mapping):
+            fail("must be a table of metric = number", "profiles", name, "thresholds")
+        for metric, value in thresholds.items():
+            if metric not in metrics and metric not in LIGHT_METRICS:
+                fail(f"threshold for a metric the profile does not compute ({metric!r})", "profiles", name, "thresholds", metric)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                fail(f"must be a number, got {value!r}", "profiles", name, "thresholds", metric)
+        mps = body.get("min_per_stratum", 20)
+        if isinstance(mps, bool) or not isinstance(mps, int) or mps < 0:
+            fail(f"must be a non-negative integer, got {mps!r}", "profiles", name, "min_per_stratum")
+        profiles[str(name)] = Profile(str(name), tuple(metrics), float(rate), tuple(strat), {k: float(v) for k, v in thresholds.items()}, mps)
+    rules: list[Rule] = []
+    raw_rules = data.get("rules") or []
+    if not isinstance(raw_rules, (list, tuple)):
+        fail("must be an array of tables ([[rules]])", "rules")
+    for i, rule in enumerate(raw_rules):
+        if not isinstance(rule, Mapping):
+            fail("a rule must be a table with 'match' and 'profile'", "rules", i)
+        for key in rule:
+            if key not in ("match", "profile"):
+                fail("unknown rule key (expected 'match' and 'profile')", "rules", i, key)
+        profile = rule.get("profile")
+        if profile not in profiles:
+            fail(f"unknown profile {profile!r} (defined: {', '.join(profiles) or 'none'})", "rules", i, "profile")
+        match = rule.get("match", {})
+        if not isinstance(match, Mapping):
+            fail("must be a table", "rules", i, "match")
+        for key in match:
+            if key not in MATCH_KEYS:
+                fail(f"unknown match key (expected one of {', '.join(sorted(MATCH_KEYS))})", "rules", i, "match", key)
+        if "metadata" in match and not isinstance(match["metadata"], Mapping):
+            fail("must be a table of key = glob", "rules", i, "match", "metadata")
+        rules.append(Rule(dict(match), profile))
+    return ProfileSet(profiles, rules)
+
+
+def _toml_locator(text: str):
+    lines = text.splitlines()
+
+    def locate(path) -> Optional[int]:
+        if not path:
+            return None
+        if path[0] == "profiles" and len(path) >= 2:
+            header = re.compile(rf"^\s*\[\s*profiles\.\"?{re.escape(str(path[1]))}\"?\s*\]")
+            start = next((i for i, l in enumerate(lines) if header.match(l)), None)
+            if start is None:
+                return None
+            if len(path) == 2:
+                return start + 1
+            key = re.compile(rf"^\s*{re.escape(str(path[2]))}\s*=")
+            for i in range(start + 1, len(lines)):
+                if lines[i].lstrip().startswith("["):
+                    break
+                if key.match(lines[i]):
+                    return i + 1
+            return start + 1
+        if path[0] == "rules" and len(path) >= 2 and isinstance(path[1], int):
+            starts = [i for i, l in enumerate(lines) if re.match(r"^\s*\[\[\s*rules\s*\]\]", l)]
+            if path[1] >= len(starts):
+                return None
+            start = starts[path[1]]
+            if len(path) >= 3:
+                key = re.compile(rf"^\s*{re.escape(str(path[2]))}\s*=")
+                for i in range(start + 1, len(lines)):
+                    if lines[i].lstrip().startswith("["):
+                        break
+                    if key.match(lines[i]):
+                        return i + 1
+            return start + 1
+        key = re.compile(rf"^\s*\[*\s*{re.escape(str(path[0]))}\b")
+        return next((i + 1 for i, l in enumerate(lines) if key.match(l)), None)
+
+    return locate
+
+
+def _yaml_locator(text: str):
+    import yaml
+
+    root = yaml.compose(text)
+
+    def locate(path) -> Optional[int]:
+        node = root
+        line = None
+        for part in path:
+            if isinstance(node, yaml.MappingNode):
+                nxt = next(((k, v) for k, v in node.value if k.value == str(part)), None)
+                if nxt is None:
+                    return line
+                line, node = nxt[0].start_mark.line + 1, nxt[1]
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+                node = node.value[part]
+                line = node.start_mark.line + 1
+            else:
+                return line
+        return line
+
+    return locate
+
+
+def load(source: Union[str, Path, Mapping[str, Any], ProfileSet], known_metrics: Sequence[str] = ()) -> ProfileSet:
+    """A path (``.toml``, ``.yaml``/``.yml``), a dict of the same shape, or a ready ProfileSet."""
+    if isinstance(source, ProfileSet):
+        return source
+    if isinstance(source, Mapping):
+        return from_dict(source, known_metrics=known_metrics)
+    path = Path(source)
+    if not path.exists():
+        raise ProfileError(f"{path}: profile file not found")
+    text = path.read_text(encoding="utf-8")
+    if path.suffix in (".yaml", ".yml"):
+        try:
+            import yaml
+        except ImportError:
+            raise ProfileError(f"{path}: YAML profiles need PyYAML (pip install pyyaml), or use TOML") from None
+        try:
+            data = yaml.safe_load(text) or {}
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            where = f"line {mark.line + 1}: " if mark else ""
+            raise ProfileError(f"{path}: {where}invalid YAML: {getattr(err, 'problem', err)}") from None
+        return from_dict(data, source=str(path), locate=_yaml_locator(text), known_metrics=known_metrics)
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ProfileError(f"{path}: invalid TOML: {err}") from None
+    return from_dict(data, source=str(path), locate=_toml_locator(text), known_metrics=known_metrics)

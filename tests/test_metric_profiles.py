@@ -1,0 +1,112 @@
+"""Metric profiles (TOML, YAML, dict: one schema), rule matching, deterministic stratified sampling."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from agenttrace.metrics import ProfileError, load
+from agenttrace.metrics.profiles import Profile
+from agenttrace.metrics.sampling import StratifiedSampler
+
+MINIMAL_TOML = """
+[profiles.full]
+metrics = ["refusal_similarity", "relevance"]
+sample_rate = 1.0
+stratify_by = ["metadata.prompt_template", "metadata.segment"]
+thresholds = { refusal_similarity = 0.4 }
+
+[[rules]]
+match = { operation = "chat" }
+profile = "full"
+"""
+
+MINIMAL_DICT = {
+    "profiles": {"full": {"metrics": ["refusal_similarity", "relevance"], "sample_rate": 1.0,
+                          "stratify_by": ["metadata.prompt_template", "metadata.segment"],
+                          "thresholds": {"refusal_similarity": 0.4}}},
+    "rules": [{"match": {"operation": "chat"}, "profile": "full"}],
+}
+
+
+def test_minimal_example_in_toml_yaml_and_dict_is_the_same(tmp_path):
+    toml = tmp_path / "profiles.toml"
+    toml.write_text(MINIMAL_TOML)
+    import yaml
+
+    yml = tmp_path / "profiles.yaml"
+    yml.write_text(yaml.safe_dump(MINIMAL_DICT))
+    a, b, c = load(toml), load(yml), load(MINIMAL_DICT)
+    assert a == b == c
+    full = a.profiles["full"]
+    assert full.metrics == ("refusal_similarity", "relevance") and full.thresholds == {"refusal_similarity": 0.4}
+    assert a.select({"operation": "chat", "kind": "llm"}) is full
+    assert a.select({"operation": "execute_tool"}) is None
+
+
+def test_rules_match_by_kind_name_globs_tags_and_metadata():
+    ps = load({
+        "profiles": {"light": {"metrics": ["response_length"]}, "heavy": {"metrics": ["refusal_similarity"], "sample_rate": 0.1}},
+        "rules": [
+            {"match": {"node": "write_*", "metadata": {"segment": "vip*"}, "tags": ["monitored"]}, "profile": "heavy"},
+            {"match": {"kind": "tool", "tool": "order_*"}, "profile": "light"},
+            {"match": {"model": "gpt-4o*"}, "profile": "light"},
+        ],
+    })
+    assert ps.select({"node": "write_subject", "metadata": {"segment": "vip-eu"}, "tags": ["monitored", "x"]}).name == "heavy"
+    assert ps.select({"node": "write_subject", "metadata": {"segment": "mass"}, "tags": ["monitored"]}) is None
+    assert ps.select({"kind": "tool", "tool": "order_status"}).name == "light"
+    assert ps.select({"model": "gpt-4o-mini"}).name == "light"
+
+
+@pytest.mark.parametrize("body,line,key,words", [
+    ('[profiles.full]\nmetrics = ["refusal_similarity"]\nsample_rate = 3\n', 3, "profiles.full.sample_rate", "between 0 and 1"),
+    ('[profiles.full]\nmetrics = ["refusal_simlarity"]\n', 2, "profiles.full.metrics", "unknown metric"),
+    ('[profiles.full]\nmetrics = []\n\n[[rules]]\nmatch = { operation = "chat" }\nprofile = "ful"\n', 6, "rules.0.profile", "unknown profile"),
+    ('[profiles.full]\nmetrics = []\n\n[[rules]]\nmatch = { colour = "red" }\nprofile = "full"\n', 5, "rules.0.match.colour", "unknown match key"),
+    ('[profiles.full]\nmetrics = ["relevance"]\nthresholds = { refusal_similarity = 0.4 }\n', 3, "profiles.full.thresholds.refusal_similarity", "does not compute"),
+])
+def test_bad_profile_files_name_the_line_and_key(tmp_path, body, line, key, words):
+    path = tmp_path / "p.toml"
+    path.write_text(body)
+    with pytest.raises(ProfileError) as err:
+        load(path)
+    message = str(err.value)
+    assert f"line {line}" in message and f"'{key}'" in message and words in message and str(path) in message
+
+
+def test_bad_yaml_and_missing_file(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text(textwrap.dedent("""
+        profiles:
+          full:
+            metrics: [relevance]
+            sample_rate: lots
+    """))
+    with pytest.raises(ProfileError, match=r"line 5.*'profiles.full.sample_rate'"):
+        load(path)
+    path.write_text("profiles: [unclosed")
+    with pytest.raises(ProfileError, match="invalid YAML"):
+        load(path)
+    with pytest.raises(ProfileError, match="not found"):
+        load(tmp_path / "nope.toml")
+    (tmp_path / "bad.toml").write_text("[profiles.full\n")
+    with pytest.raises(ProfileError, match="invalid TOML"):
+        load(tmp_path / "bad.toml")
+
+
+def test_sampling_is_deterministic_per_trace_and_stratified():
+    profile = Profile("p", ("relevance",), sample_rate=0.05, stratify_by=("metadata.segment",), min_per_stratum=10)
+    a, b = StratifiedSampler(), StratifiedSampler()
+    steps = [({"metadata": {"segment": "mass"}}, 1_000 + i) for i in range(2_000)] + \
+            [({"metadata": {"segment": "rare"}}, 900_000 + i) for i in range(12)]
+    decisions_a = [a.sampled(profile, trace, step) for step, trace in steps]
+    # the same trace asked again (a later step of the trajectory) gets the same answer
+    assert [a.sampled(profile, trace, step) for step, trace in steps] == decisions_a
+    decisions_b = [b.sampled(profile, trace, step) for step, trace in steps]
+    assert decisions_a == decisions_b  # reproducible across processes
+    shares = a.shares()
+    seen_mass, taken_mass = shares[("p", "mass")]
+    assert seen_mass == 2_000 and 0.03 * 2_000 < taken_mass < 0.09 * 2_000
+    assert shares[("p", "rare")][1] >= 10  # the rare stratum still gets its share
