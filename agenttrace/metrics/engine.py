@@ -71,7 +71,7 @@ def _flag(span, profile: Profile, scores: Mapping[str, Optional[float]], window_
 
 class MetricsEngine:
     def __init__(self, profiles: ProfileSet, scorer: Optional[Scorer] = None, *, queue_size: int = 10_000,
-                 batch_size: int = 64, max_wait: float = 0.02):
+                 batch_size: int = 256, max_wait: float = 0.02):
         self.profiles = profiles
         self.scorer = scorer
         self.sampler = StratifiedSampler()

@@ -1,0 +1,92 @@
+"""Scoring throughput: agenttrace's metric worker vs LangKit's own paths, same pairs, one run.
+
+    python benchmarks/metrics_throughput.py [--pairs 2000]
+
+Scores refusal similarity + relevance for the same realistic prompt/response pairs (marketing
+copy, support answers, refusals, hedges, unicode, empty and very long texts) with:
+  1. agenttrace: MetricsEngine + LangKitScorer (batched encoding, embedding cache) — end to end,
+     spans in, scored spans out;
+  2. LangKit per-row functions: themes.group_similarity + input_output.prompt_response_similarity;
+  3. LangKit through whylogs: why.log(df, schema=udf_schema()) with LangKit's UDFs registered
+     (this also computes the prompt's jailbreak similarity, as LangKit's llm_metrics would).
+Prints pairs/s for each, the ratios, and the largest score difference against LangKit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("WHYLOGS_NO_ANALYTICS", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from corpus import pairs as make_pairs  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pairs", type=int, default=2000)
+    args = parser.parse_args()
+    corpus = make_pairs(args.pairs, seed=11)
+    unique = len({t for p in corpus for t in p})
+    print(f"{len(corpus)} pairs, {unique} distinct texts")
+
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from agenttrace.metrics import MetricsEngine, load
+    from agenttrace_langkit import LangKitScorer, default_model
+
+    scorer = LangKitScorer()
+    scorer.score([("warm", "up")], ["relevance", "refusal_similarity"])  # load the model outside the timing
+    scorer._cache.clear()
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("bench")
+    engine = MetricsEngine(load({"profiles": {"p": {"metrics": ["refusal_similarity", "relevance"]}},
+                                 "rules": [{"match": {"kind": "llm"}, "profile": "p"}]}), scorer, queue_size=len(corpus) + 1)
+    t0 = time.perf_counter()
+    for prompt, response in corpus:
+        span = tracer.start_span("chat")
+        engine.on_step_end(span, {"kind": "llm", "operation": "chat"}, prompt, response, 0.0)
+    engine.flush(600)
+    ours_s = time.perf_counter() - t0
+    spans = exporter.get_finished_spans()
+    ours = [(s.attributes["agenttrace.metric.refusal_similarity"], s.attributes["agenttrace.metric.relevance"]) for s in spans]
+
+    from langkit import input_output, themes
+
+    themes.init(transformer_name=default_model())
+    input_output.init(transformer_name=default_model())
+    themes.group_similarity("warm", "refusal")
+    t0 = time.perf_counter()
+    ref = [(themes.group_similarity(r, "refusal"), input_output.prompt_response_similarity({"prompt": [p], "response": [r]})[0])
+           for p, r in corpus]
+    per_row_s = time.perf_counter() - t0
+
+    import pandas as pd
+    import whylogs as why
+    from whylogs.experimental.core.udf_schema import udf_schema
+
+    df = pd.DataFrame({"prompt": [p for p, _ in corpus], "response": [r for _, r in corpus]})
+    t0 = time.perf_counter()
+    why.log(df, schema=udf_schema())
+    whylog_s = time.perf_counter() - t0
+
+    diff = max(max(abs(a[0] - b[0]), abs(a[1] - b[1])) for a, b in zip(ours, ref))
+    n = len(corpus)
+    print(f"{'path':<44}{'seconds':>9}{'pairs/s':>10}{'agenttrace ×':>14}")
+    for name, secs in (("agenttrace worker (batched, cached)", ours_s), ("LangKit per-row functions", per_row_s),
+                       ("LangKit why.log + udf_schema", whylog_s)):
+        print(f"{name:<44}{secs:>9.2f}{n / secs:>10.1f}{secs / ours_s:>14.1f}")
+    print(f"max |score difference| vs LangKit: {diff:.2e}")
+
+
+if __name__ == "__main__":
+    main()
