@@ -53,6 +53,15 @@ def test_scores_match_langkit_within_1e_4(scorer, langkit_reference):
     assert min(refusal_scores) > max(answer_scores)  # the metric separates refusals from copy
 
 
+def test_langkit_light_text_statistics(scorer):
+    import textstat
+
+    text = "Spring into savings: 20% off everything this week only! Free shipping, too."
+    (row,) = scorer.score([("", text)], ["flesch_reading_ease", "lexicon_count", "sentence_count"])
+    assert row == {"flesch_reading_ease": textstat.flesch_reading_ease(text), "lexicon_count": 12.0,
+                   "sentence_count": float(textstat.sentence_count(text))}
+
+
 PROFILES = {
     "profiles": {
         "full": {"metrics": ["refusal_similarity", "relevance", "response_length", "empty_output"], "sample_rate": 1.0,

@@ -28,6 +28,8 @@ from typing import Any, Mapping, Optional, Sequence, Union
 
 LIGHT_METRICS = ("response_length", "empty_output", "latency_ms", "input_tokens", "output_tokens")
 KNOWN_HEAVY = ("refusal_similarity", "relevance")
+#: LangKit's light text statistics (its ``textstat`` module), computed on the response by the scorer
+TEXT_STATS = ("flesch_reading_ease", "automated_readability_index", "lexicon_count", "sentence_count", "difficult_words")
 MATCH_KEYS = {"operation", "kind", "name", "node", "tool", "model", "tags", "metadata"}
 PROFILE_KEYS = {"metrics", "sample_rate", "stratify_by", "thresholds", "min_per_stratum"}
 
@@ -106,7 +108,7 @@ def from_dict(data: Mapping[str, Any], *, source: str = "profiles", locate=None,
     for key in data:
         if key not in ("profiles", "rules"):
             fail("unknown top-level key (expected 'profiles' and 'rules')", key)
-    known = set(LIGHT_METRICS) | set(KNOWN_HEAVY) | set(known_metrics)
+    known = set(LIGHT_METRICS) | set(KNOWN_HEAVY) | set(TEXT_STATS) | set(known_metrics)
     profiles: dict[str, Profile] = {}
     raw_profiles = data.get("profiles") or {}
     if not isinstance(raw_profiles, Mapping):

@@ -18,6 +18,8 @@ from collections import OrderedDict
 from typing import Optional, Sequence
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+#: LangKit's light text statistics (``langkit.textstat`` registers these from whylabs-textstat)
+TEXT_STATS = ("flesch_reading_ease", "automated_readability_index", "lexicon_count", "sentence_count", "difficult_words")
 
 
 def default_model() -> str:
@@ -61,7 +63,7 @@ class LangKitScorer:
         self._cache_size = cache_size
         self._lock = threading.Lock()
         self._group_matrix: dict = {}
-        self.metrics = tuple(["relevance"] + [f"{g}_similarity" for g in groups])
+        self.metrics = tuple(["relevance"] + [f"{g}_similarity" for g in groups] + list(TEXT_STATS))
 
     @property
     def theme_metrics(self) -> dict[str, str]:
@@ -102,6 +104,16 @@ class LangKitScorer:
             prm = torch.nn.functional.normalize(self.embed(prompts), dim=-1)
             for row, value in zip(out, (prm * resp).sum(dim=-1).tolist()):
                 row["relevance"] = value
+        stats = [m for m in TEXT_STATS if m in metrics]
+        if stats:
+            import textstat  # whylabs-textstat, the package LangKit's textstat module uses; works offline
+
+            for row, response in zip(out, responses):
+                for metric in stats:
+                    try:
+                        row[metric] = float(getattr(textstat, metric)(response))
+                    except Exception:  # noqa: BLE001 - e.g. empty text
+                        row[metric] = None
         for metric, group in self.theme_metrics.items():
             if metric not in metrics:
                 continue
