@@ -171,6 +171,16 @@ def from_dict(data: Mapping[str, Any], *, source: str = "profiles", locate=None,
 def _toml_locator(text: str):
     lines = text.splitlines()
 
+    def key_line(start: int, key_name: Any) -> int:
+        """1-based line of ``key_name = ...`` in the table starting at ``start`` (else the header's)."""
+        key = re.compile(rf"^\s*{re.escape(str(key_name))}\s*=")
+        for i in range(start + 1, len(lines)):
+            if lines[i].lstrip().startswith("["):
+                break
+            if key.match(lines[i]):
+                return i + 1
+        return start + 1
+
     def locate(path) -> Optional[int]:
         if not path:
             return None
@@ -179,28 +189,13 @@ def _toml_locator(text: str):
             start = next((i for i, l in enumerate(lines) if header.match(l)), None)
             if start is None:
                 return None
-            if len(path) == 2:
-                return start + 1
-            key = re.compile(rf"^\s*{re.escape(str(path[2]))}\s*=")
-            for i in range(start + 1, len(lines)):
-                if lines[i].lstrip().startswith("["):
-                    break
-                if key.match(lines[i]):
-                    return i + 1
-            return start + 1
+            return key_line(start, path[2]) if len(path) > 2 else start + 1
         if path[0] == "rules" and len(path) >= 2 and isinstance(path[1], int):
             starts = [i for i, l in enumerate(lines) if re.match(r"^\s*\[\[\s*rules\s*\]\]", l)]
             if path[1] >= len(starts):
                 return None
             start = starts[path[1]]
-            if len(path) >= 3:
-                key = re.compile(rf"^\s*{re.escape(str(path[2]))}\s*=")
-                for i in range(start + 1, len(lines)):
-                    if lines[i].lstrip().startswith("["):
-                        break
-                    if key.match(lines[i]):
-                        return i + 1
-            return start + 1
+            return key_line(start, path[2]) if len(path) > 2 else start + 1
         key = re.compile(rf"^\s*\[*\s*{re.escape(str(path[0]))}\b")
         return next((i + 1 for i, l in enumerate(lines) if key.match(l)), None)
 
