@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ._version import __version__
+from .cli_phoenix import phoenix
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -34,6 +35,8 @@ def config(endpoint: str | None, protocol: str | None) -> None:
     click.echo(f"endpoint:         {resolve_endpoint(endpoint, proto)}")
     click.echo(f"capture content:  {capture_from_env()}  ({CAPTURE_ENV})")
 
+
+main.add_command(phoenix)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

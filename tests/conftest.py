@@ -6,7 +6,9 @@ import operator
 from typing import Annotated, Callable, Optional
 
 import pytest
+from langchain_core.embeddings import Embeddings
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
+from langchain_core.retrievers import BaseRetriever
 from langchain_core.tools import tool
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
@@ -18,6 +20,8 @@ from typing_extensions import TypedDict
 
 from agenttrace import CallbackHandler
 from agenttrace.testing import ScriptedChatModel
+
+pytest_plugins = ("phoenix_fixtures",)
 
 
 @pytest.fixture(autouse=True)
@@ -153,3 +157,28 @@ def build_agent(model: Optional[ScriptedChatModel] = None, tools=(order_status, 
 
 def ask(text: str = "Where is my order A1? I want to return it.") -> dict:
     return {"messages": [HumanMessage(text)]}
+
+
+# --- a real retriever with (traceable) embeddings ------------------------------------------
+
+
+class HashEmbeddings(Embeddings):
+    model = "hash-embed-8"
+
+    def embed_documents(self, texts):
+        return [self.embed_query(t) for t in texts]
+
+    def embed_query(self, text):
+        return [float((hash(text) >> i) & 1) for i in range(8)]
+
+
+class Catalog(BaseRetriever):
+    """Returns the documents sharing a word with the query; embeds the query on the way."""
+
+    docs: list
+    embeddings: object
+
+    def _get_relevant_documents(self, query, *, run_manager):
+        self.embeddings.embed_query(query)  # nests under the retrieval span through the OTel context
+        words = [w.strip(".,?!:").lower() for w in query.split()]
+        return [d for d in self.docs if any(w and w in d.page_content.lower() for w in words)]

@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 
 from langchain_core.documents import Document
-from langchain_core.embeddings import Embeddings
 from langchain_core.prompts import ChatPromptTemplate
-from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import RunnableLambda
 from opentelemetry.trace import SpanKind, StatusCode
 
 import agenttrace
-from conftest import ask, build_agent
+from conftest import Catalog, HashEmbeddings, ask, build_agent
 
 from agenttrace import semconv as sc
 from agenttrace.testing import ScriptedChatModel
@@ -93,35 +91,16 @@ def test_text_completion_llm(handler, spans):
     assert span.attributes[sc.OPERATION] == "text_completion"
 
 
-class _HashEmbeddings(Embeddings):
-    model = "hash-embed-8"
-
-    def embed_documents(self, texts):
-        return [self.embed_query(t) for t in texts]
-
-    def embed_query(self, text):
-        return [float((hash(text) >> i) & 1) for i in range(8)]
-
-
-class _Catalog(BaseRetriever):
-    docs: list
-    embeddings: object
-
-    def _get_relevant_documents(self, query, *, run_manager):
-        self.embeddings.embed_query(query)  # nests under the retrieval span through the OTel context
-        return [d for d in self.docs if query.split()[0].lower() in d.page_content.lower()]
-
-
 def test_retriever_and_embeddings_spans(content_handler, provider, spans):
-    embeddings = agenttrace.traced_embeddings(_HashEmbeddings(), tracer_provider=provider)
+    embeddings = agenttrace.traced_embeddings(HashEmbeddings(), tracer_provider=provider)
     assert embeddings.model == "hash-embed-8"
-    retriever = _Catalog(docs=[Document("Shoes: free returns", id="d1"), Document("Shirts: 30 days")], embeddings=embeddings)
+    retriever = Catalog(docs=[Document("Shoes: free returns", id="d1"), Document("Shirts: 30 days")], embeddings=embeddings)
     docs = retriever.invoke("shoes returns", config={"callbacks": [content_handler]})
     assert len(docs) == 1
     s = spans()
-    retrieval = s.one("retrieval _Catalog")
+    retrieval = s.one("retrieval Catalog")
     assert retrieval.attributes[sc.OPERATION] == "retrieval"
-    assert retrieval.attributes[sc.DATA_SOURCE_ID] == "_Catalog"
+    assert retrieval.attributes[sc.DATA_SOURCE_ID] == "Catalog"
     assert retrieval.attributes[sc.RETRIEVAL_DOCUMENT_COUNT] == 1
     assert retrieval.attributes[sc.RETRIEVAL_QUERY_TEXT] == "shoes returns"
     assert json.loads(retrieval.attributes[sc.RETRIEVAL_DOCUMENTS])[0]["content"] == "Shoes: free returns"

@@ -1,0 +1,345 @@
+"""A local Arize Phoenix server, installed into and run from its own virtual environment.
+
+The Phoenix server (``arize-phoenix``) cannot share an environment with whylogs (platformdirs
+conflict) and costs seconds to import, so it never becomes a dependency of agenttrace: it is
+installed with pip into a project-local venv and run as a detached ``phoenix serve`` process.
+
+Layout under the base dir (default ``./.agenttrace/phoenix``, env ``AGENTTRACE_PHOENIX_DIR``)::
+
+    venv-<version>/   the server's venv (env AGENTTRACE_PHOENIX_VENV overrides)
+    data/             PHOENIX_WORKING_DIR: the SQLite database
+    server.json       state of the running server (pid, ports, url, ...)
+    server.log        the server's stdout/stderr
+    install.log       pip's output from the last install
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import venv
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Optional
+
+DEFAULT_VERSION = "20.26.1"
+DEFAULT_PORT = 6006
+DEFAULT_GRPC_PORT = 4317
+HOST = "127.0.0.1"
+DIR_ENV = "AGENTTRACE_PHOENIX_DIR"
+VENV_ENV = "AGENTTRACE_PHOENIX_VENV"
+ENDPOINT_ENVS = ("PHOENIX_COLLECTOR_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+_MARKER = ".agenttrace-installed"
+_TAIL = 15
+
+Log = Callable[[str], None]
+
+
+class PhoenixError(Exception):
+    """Installing, starting or stopping the local Phoenix failed; the message says why."""
+
+
+@dataclass
+class ServerInfo:
+    """A running local Phoenix."""
+
+    pid: int
+    port: int
+    grpc_port: int
+    url: str
+    working_dir: Path
+    log_file: Path
+    version: str
+    started_at: str = ""
+
+    @property
+    def otlp_http_endpoint(self) -> str:
+        return self.url + "/v1/traces"
+
+    @property
+    def otlp_grpc_endpoint(self) -> str:
+        return f"http://{HOST}:{self.grpc_port}"
+
+
+def default_base_dir() -> Path:
+    return Path(os.environ.get(DIR_ENV) or Path.cwd() / ".agenttrace" / "phoenix")
+
+
+def configured_endpoint() -> Optional[tuple[str, str]]:
+    """``(variable, value)`` of the first OTLP/Phoenix endpoint variable that is set, else None."""
+    for name in ENDPOINT_ENVS:
+        value = os.environ.get(name, "").strip()
+        if value:
+            return name, value
+    return None
+
+
+def find_running(base_dir: Optional[Path] = None) -> Optional[ServerInfo]:
+    """The local Phoenix running from ``base_dir`` (default as :class:`LocalPhoenix`), or None."""
+    return LocalPhoenix(base_dir).status()
+
+
+class LocalPhoenix:
+    """Install, start, inspect and stop a Phoenix server kept under ``base_dir``."""
+
+    def __init__(self, base_dir: Optional[Path | str] = None, *, version: str = DEFAULT_VERSION,
+                 venv_dir: Optional[Path | str] = None):
+        self.base_dir = Path(base_dir) if base_dir is not None else default_base_dir()
+        self.version = version
+        venv_dir = venv_dir or os.environ.get(VENV_ENV) or self.base_dir / f"venv-{version}"
+        self.venv_dir = Path(venv_dir)
+        self.data_dir = self.base_dir / "data"
+        self.state_file = self.base_dir / "server.json"
+        self.log_file = self.base_dir / "server.log"
+        self.install_log = self.base_dir / "install.log"
+
+    @property
+    def executable(self) -> Path:
+        return self.venv_dir / "bin" / "phoenix"
+
+    @property
+    def installed(self) -> bool:
+        marker = self.venv_dir / _MARKER
+        return marker.is_file() and marker.read_text().strip() == self.version and self.executable.exists()
+
+    # --- install ---------------------------------------------------------------------------
+
+    def install(self, log: Log = print) -> Path:
+        """Create the venv and ``pip install arize-phoenix==<version>`` unless already done.
+        Returns the venv directory. A marker file is written only after a successful install,
+        so an interrupted one is retried."""
+        if self.installed:
+            return self.venv_dir
+        self.base_dir.mkdir(parents=True, exist_ok=True)
+        python = self.venv_dir / "bin" / "python"
+        if not (self.venv_dir / "bin" / "pip").exists():
+            log(f"creating a virtual environment for the Phoenix server in {self.venv_dir}")
+            try:
+                venv.EnvBuilder(with_pip=True, clear=True, symlinks=os.name != "nt").create(self.venv_dir)
+            except (OSError, subprocess.CalledProcessError) as err:
+                raise PhoenixError(f"could not create the Phoenix venv {self.venv_dir}: {err}") from None
+        requirement = f"arize-phoenix=={self.version}"
+        log(f"installing {requirement} into {self.venv_dir} (about a minute; log: {self.install_log})")
+        with open(self.install_log, "w") as out:
+            code = subprocess.call([str(python), "-m", "pip", "install", "--no-input", requirement],
+                                   stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        if code != 0 or not self.executable.exists():
+            lines = [line for line in _tail(self.install_log, 200) if "is ignored" not in line][-_TAIL:]
+            raise PhoenixError(f"pip install {requirement} failed (exit {code}); last lines of pip's output:\n"
+                               + "\n".join(lines) + f"\nfull log: {self.install_log}")
+        (self.venv_dir / _MARKER).write_text(self.version + "\n")
+        return self.venv_dir
+
+    # --- run -------------------------------------------------------------------------------
+
+    def start(self, port: Optional[int] = None, grpc_port: Optional[int] = None, timeout: float = 120.0,
+              log: Log = print) -> ServerInfo:
+        """Start the server (installing it first if needed) and wait until ``/healthz`` answers.
+        Returns the running server's info; if one already runs from this base dir, returns that.
+        Unset ports default to 6006 / 4317 when free, else any free port; an explicitly requested
+        port that is taken raises :class:`PhoenixError` before anything is spawned."""
+        running = self.status()
+        if running is not None:
+            return running
+        state = self._read_state()
+        if state is not None:  # alive (status() removes dead ones) but not answering
+            raise PhoenixError(f"a Phoenix started earlier (pid {state['pid']}) does not answer on {state['url']}; "
+                               "stop it first (agenttrace phoenix stop)")
+        port = _choose_port(port, DEFAULT_PORT)
+        grpc_port = _choose_port(grpc_port, DEFAULT_GRPC_PORT, avoid=port)
+        self.install(log)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ,
+                   PHOENIX_PORT=str(port),
+                   PHOENIX_GRPC_PORT=str(grpc_port),
+                   PHOENIX_HOST=HOST,
+                   PHOENIX_WORKING_DIR=str(self.data_dir),
+                   PHOENIX_ALLOW_EXTERNAL_RESOURCES="false",
+                   PHOENIX_TELEMETRY_ENABLED="false",
+                   PHOENIX_DISABLE_AGENT_ASSISTANT="true")
+        url = f"http://{HOST}:{port}"
+        log(f"starting Phoenix {self.version} on {url} (OTLP gRPC port {grpc_port})")
+        with open(self.log_file, "w") as out:
+            proc = subprocess.Popen([str(self.executable), "serve"], stdout=out, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, env=env, cwd=self.base_dir, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        try:
+            while not _healthy(url):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    self._fail_start(proc, port, grpc_port, timeout)
+                time.sleep(0.25)
+        except BaseException:  # failed, timed out or interrupted: leave no server nobody knows about
+            if proc.poll() is None:
+                _kill_group(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise
+        info = ServerInfo(proc.pid, port, grpc_port, url, self.data_dir, self.log_file, self.version,
+                          datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        self.state_file.write_text(json.dumps({**asdict(info), "working_dir": str(self.data_dir),
+                                               "log_file": str(self.log_file)}, indent=2) + "\n")
+        return info
+
+    def _fail_start(self, proc: subprocess.Popen, port: int, grpc_port: int, timeout: float) -> None:
+        exited = proc.poll() is not None
+        lines = _tail(self.log_file, _TAIL)
+        text = "\n".join(lines).lower()
+        if "address already in use" in text:
+            reason = f"port {port} is already in use"
+        elif "failed to bind to address" in text:  # grpc's wording
+            reason = f"gRPC port {grpc_port} is already in use"
+        elif exited:
+            reason = f"the server exited with code {proc.returncode}"
+        else:
+            reason = f"/healthz did not answer within {timeout:.0f} s"
+        raise PhoenixError(f"Phoenix did not start: {reason}. Last lines of {self.log_file}:\n"
+                          + ("\n".join(lines) or "(empty)"))
+
+    def status(self) -> Optional[ServerInfo]:
+        """The running server's info, or None. A state file whose process is gone is removed."""
+        state = self._read_state()
+        if state is None:
+            return None
+        if not _is_server(int(state["pid"])):
+            self.state_file.unlink(missing_ok=True)
+            return None
+        if not _healthy(state["url"]):
+            return None
+        return ServerInfo(int(state["pid"]), int(state["port"]), int(state["grpc_port"]), state["url"],
+                          Path(state["working_dir"]), Path(state["log_file"]), state["version"],
+                          state.get("started_at", ""))
+
+    def stop(self, timeout: float = 20.0) -> bool:
+        """SIGTERM the server's process group, SIGKILL it after ``timeout`` seconds; remove the
+        state file. Returns True if a running server was stopped, False if none was running."""
+        state = self._read_state()
+        if state is None:
+            return False
+        pid = int(state["pid"])
+        was_alive = _is_server(pid)
+        if was_alive:
+            _kill_group(pid, signal.SIGTERM)
+            if not _wait_dead(pid, timeout):
+                _kill_group(pid, signal.SIGKILL)
+                if not _wait_dead(pid, 5.0):
+                    raise PhoenixError(f"Phoenix (pid {pid}) did not exit after SIGKILL")
+        self.state_file.unlink(missing_ok=True)
+        return was_alive
+
+    def _read_state(self) -> Optional[dict]:
+        try:
+            return json.loads(self.state_file.read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            self.state_file.unlink(missing_ok=True)  # unreadable: nothing we can act on
+            return None
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _tail(path: Path, n: int, width: int = 300) -> list[str]:
+    """The last ``n`` lines of a log, each cut to ``width`` characters (pip's can be kilobytes)."""
+    try:
+        lines = path.read_text(errors="replace").splitlines()[-n:]
+    except OSError:
+        return []
+    return [line if len(line) <= width else line[:width] + " …" for line in lines]
+
+
+def _port_free(port: int) -> bool:
+    """True if ``port`` can be bound on loopback and on all interfaces (Phoenix's gRPC binds [::])."""
+    for family, host in ((socket.AF_INET, HOST), (socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
+        try:
+            probe = socket.socket(family, socket.SOCK_STREAM)
+        except OSError:
+            continue  # no IPv6 here
+        with probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, port))
+            except OSError as err:
+                if family == socket.AF_INET or err.errno == errno.EADDRINUSE:
+                    return False
+    return True
+
+
+def _free_port() -> int:
+    """A port the OS considers free right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def _choose_port(requested: Optional[int], default: int, avoid: Optional[int] = None) -> int:
+    if requested is not None:
+        if requested == avoid or not _port_free(requested):
+            raise PhoenixError(f"port {requested} is already in use")
+        return requested
+    if default != avoid and _port_free(default):
+        return default
+    port = _free_port()
+    while port == avoid:
+        port = _free_port()
+    return port
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url + "/healthz", timeout=2.0) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def _alive(pid: int) -> bool:
+    """True if ``pid`` runs (a zombie child of ours is reaped and counts as gone)."""
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:
+        pass  # not our child
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _is_server(pid: int) -> bool:
+    """True if ``pid`` runs and (where /proc tells) is a ``phoenix serve``, not a recycled pid."""
+    if not _alive(pid):
+        return False
+    try:
+        return b"phoenix" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True  # no /proc here: trust the pid
+
+
+def _wait_dead(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def _kill_group(pid: int, sig: signal.Signals) -> None:
+    """Signal the process group ``pid`` leads (the server was started in its own session)."""
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        pass
+    except PermissionError:
+        os.kill(pid, sig)
