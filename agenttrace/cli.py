@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ._version import __version__
+from .cli_demo import demo
 from .cli_phoenix import phoenix
 
 
@@ -37,6 +38,7 @@ def config(endpoint: str | None, protocol: str | None) -> None:
 
 
 main.add_command(phoenix)
+main.add_command(demo)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

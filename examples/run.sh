@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# Install the project into .venv and run the example agent, printing its span tree.
-# With OTEL_EXPORTER_OTLP_ENDPOINT (or a Phoenix on localhost:6006) pass --otlp to export as well.
+# The main job: install agenttrace (+ the LangKit metrics and the Phoenix integration) into .venv,
+# start a local Arize Phoenix (its own venv, data in .agenttrace/phoenix; skipped when
+# PHOENIX_COLLECTOR_ENDPOINT or OTEL_EXPORTER_OTLP_* names a server), run the marketing demo agents
+# against it, and print the Phoenix URL and a summary. Extra arguments go to `agenttrace demo`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. .ci/venv.sh test
-exec python examples/console_tree.py "$@"
+. .ci/venv.sh demo with-metrics
+agenttrace phoenix start
+agenttrace demo "$@"
+echo
+echo "Phoenix keeps running; stop it with: .venv/bin/agenttrace phoenix stop"

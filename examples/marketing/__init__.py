@@ -1,0 +1,15 @@
+"""Offline marketing agents on a simulated LLM provider, and the ``agenttrace demo`` that runs them.
+
+Four LangGraph agents (``email``, ``ad_copy``, ``support``, ``router``) share one simulated
+provider (``provider.Provider``) that resolves model aliases to dated versions, rate-limits
+concurrent requests and, midway through the demo, silently moves its aliases to a new release that
+refuses and hedges more often. ``run_demo`` runs them under agenttrace and returns a summary.
+"""
+
+from .agents import AGENTS, Agent, agent
+from .demo import DEFAULT_PROFILES, SCALES, run_demo
+from .provider import Provider, ProviderChatModel, RateLimitError
+from .summary import DemoSummary
+
+__all__ = ["AGENTS", "Agent", "agent", "DEFAULT_PROFILES", "SCALES", "run_demo", "Provider", "ProviderChatModel",
+           "RateLimitError", "DemoSummary"]

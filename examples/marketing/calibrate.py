@@ -1,0 +1,76 @@
+"""Score the simulated provider's replies with LangKit to pick the demo's refusal threshold.
+
+    python -m agenttrace_examples.marketing.calibrate [--seed 0]
+
+Runs every agent's default workload, half before and half after the alias update, collects each
+(prompt, reply) pair, scores them with ``agenttrace_langkit.LangKitScorer`` and prints refusal
+similarity and relevance for normal copy, hedged copy and refusals, and the midpoint between the
+highest non-refusal and the lowest refusal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+
+from langchain_core.callbacks import BaseCallbackHandler
+
+from .agents import AGENTS
+from .provider import HEDGE_OPENINGS, REFUSALS, Provider
+
+
+class _Pairs(BaseCallbackHandler):
+    """Collects (last user message, text reply) of every chat call."""
+
+    def __init__(self) -> None:
+        self.prompts: dict = {}
+        self.pairs: list[tuple[str, str]] = []
+
+    def on_chat_model_start(self, serialized, messages, *, run_id, **kwargs) -> None:
+        self.prompts[run_id] = next((str(m.content) for m in reversed(messages[0]) if m.type == "human"), "")
+
+    def on_llm_end(self, response, *, run_id, **kwargs) -> None:
+        text = str(response.generations[0][0].message.content)
+        if text:
+            self.pairs.append((self.prompts.pop(run_id), text))
+
+
+def kind(reply: str) -> str:
+    if reply in REFUSALS:
+        return "refusal"
+    return "hedged" if reply.startswith(tuple(h.split("{")[0] for h in HEDGE_OPENINGS)) else "copy"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seed", type=int, default=0)
+    seed = parser.parse_args().seed
+    from agenttrace_langkit import LangKitScorer
+
+    provider, collect = Provider(seed, requests_per_second=1e9, burst=10**9, max_concurrency=10**9), _Pairs()
+    plan = [(a, a.build(provider=provider), a.workload(a.default_runs, seed)) for a in AGENTS]
+    for half in (0, 1):
+        for a, graph, jobs in plan:
+            a.run(graph, jobs[: len(jobs) // 2] if half == 0 else jobs[len(jobs) // 2:], {"callbacks": [collect]})
+        provider.update_alias()
+    scorer = LangKitScorer()
+    scores = scorer.score(collect.pairs, ["refusal_similarity", "relevance"])
+    groups: dict[str, list[dict]] = {}
+    for (_, reply), score in zip(collect.pairs, scores):
+        groups.setdefault(kind(reply), []).append(score)
+    print(f"{len(collect.pairs)} replies, model {scorer.model_name}")
+    for name in ("copy", "hedged", "refusal"):
+        refusal = [s["refusal_similarity"] for s in groups.get(name, [])]
+        relevance = [s["relevance"] for s in groups.get(name, [])]
+        if refusal:
+            print(f"{name:8} n={len(refusal):4}  refusal_similarity min {min(refusal):.3f} median "
+                  f"{statistics.median(refusal):.3f} max {max(refusal):.3f}  relevance median {statistics.median(relevance):.3f}")
+    others = [s["refusal_similarity"] for k in ("copy", "hedged") for s in groups.get(k, [])]
+    refusals = [s["refusal_similarity"] for s in groups.get("refusal", [])]
+    if others and refusals:
+        print(f"highest non-refusal {max(others):.3f}, lowest refusal {min(refusals):.3f}: "
+              f"midpoint {(max(others) + min(refusals)) / 2:.3f}")
+
+
+if __name__ == "__main__":
+    main()

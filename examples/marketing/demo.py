@@ -1,0 +1,198 @@
+"""``run_demo``: run the marketing agents under agenttrace, update the model alias midway, summarise.
+
+The workload of every chosen agent is split at ``switch_at``: the first part runs on the provider's
+current model versions, then the provider moves its aliases to the new release, then the rest runs.
+Every agent therefore has traffic on both sides of the update, which is what drift detection
+compares. Spans go over OTLP (or to ``span_exporter``) and a :class:`~.summary.Tally` counts them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Any, Callable, Mapping, Optional, Sequence, Union
+from urllib.parse import urlsplit
+
+from langchain_core.language_models import BaseChatModel
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SpanExporter
+from tqdm import tqdm
+
+import agenttrace
+from agenttrace import semconv as sc
+from agenttrace.export import DEFAULT_GRPC_ENDPOINT, DEFAULT_HTTP_ENDPOINT, resolve_endpoint, resolve_protocol
+from agenttrace.metrics import ProfileSet, load
+from agenttrace.metrics.profiles import LIGHT_METRICS
+
+from .agents import AGENTS, agent
+from .jobs import Outcome
+from .provider import Provider
+from .summary import DemoSummary, Tally
+
+DEFAULT_PROFILES = Path(__file__).with_name("profiles.toml")
+SCALES = {"small": 0.1, "default": 1.0, "large": 5.0}
+OFFLINE_ENDPOINT = "https://api.simulated-llm.invalid/v1"  # the simulated provider's (fictitious) address
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """Where spans go, and the Phoenix UI showing them when that is known."""
+
+    endpoint: str
+    protocol: str
+    ui_url: Optional[str]
+
+
+def resolve_target(endpoint: Optional[str] = None, protocol: Optional[str] = None) -> Target:
+    """``endpoint``, else ``OTEL_EXPORTER_OTLP_*`` / ``PHOENIX_COLLECTOR_ENDPOINT``, else a Phoenix
+    started by ``agenttrace phoenix start``, else the default local Phoenix."""
+    proto = resolve_protocol(protocol)
+    resolved = resolve_endpoint(endpoint, proto)
+    phoenix_env = os.environ.get("PHOENIX_COLLECTOR_ENDPOINT", "").strip().rstrip("/")
+    if endpoint or resolved not in (DEFAULT_HTTP_ENDPOINT, DEFAULT_GRPC_ENDPOINT):
+        from_phoenix_env = phoenix_env and resolved.startswith(phoenix_env)
+        return Target(resolved, proto, phoenix_env if from_phoenix_env else None)
+    try:
+        from agenttrace_phoenix.server import find_running
+    except ImportError:
+        find_running = None
+    running = find_running() if find_running is not None else None
+    if running is not None:
+        return Target(running.otlp_grpc_endpoint if proto == "grpc" else running.otlp_http_endpoint, proto, running.url)
+    return Target(resolved, proto, "http://localhost:6006")
+
+
+def reachable(endpoint: str, timeout: float = 0.5) -> bool:
+    """Whether anything accepts TCP connections at the endpoint's host and port."""
+    url = urlsplit(endpoint if "://" in endpoint else f"http://{endpoint}")
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((url.hostname or "localhost", port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def light_only(profiles: ProfileSet) -> ProfileSet:
+    """The same profiles and rules without the metrics that need LangKit."""
+    def strip(p):
+        return dataclasses.replace(p, metrics=tuple(m for m in p.metrics if m in LIGHT_METRICS),
+                                   thresholds={k: v for k, v in p.thresholds.items() if k in LIGHT_METRICS})
+    return ProfileSet({name: strip(p) for name, p in profiles.profiles.items()}, list(profiles.rules))
+
+
+def metric_profiles(source: Union[str, Path, Mapping, ProfileSet], heavy: bool = True) -> tuple[ProfileSet, str]:
+    """The profiles to use and a line describing them: LangKit metrics only when ``heavy`` and
+    ``agenttrace_langkit`` is installed, else the light metrics of the same profiles."""
+    profiles = load(source)
+    wanted = sorted(profiles.heavy_metrics)
+    if not wanted:
+        return profiles, "light metrics only (the profiles ask for no LangKit metric)"
+    if not heavy:
+        return light_only(profiles), "light metrics only (LangKit metrics turned off)"
+    if importlib.util.find_spec("agenttrace_langkit") is None:
+        return light_only(profiles), ("light metrics only: agenttrace_langkit is not installed, so "
+                                      f"{', '.join(wanted)} are skipped (pip install -e integrations/langkit)")
+    thresholds = sorted({f"{k} > {v:g}" for p in profiles.profiles.values() for k, v in p.thresholds.items()})
+    return profiles, f"LangKit {', '.join(wanted)}" + (f"; review flag when {', '.join(thresholds)}" if thresholds else "")
+
+
+def _model_endpoint(llm: Optional[BaseChatModel]) -> str:
+    if llm is None:
+        return OFFLINE_ENDPOINT
+    params = llm._get_ls_params()
+    return f"{params.get('ls_provider', type(llm).__name__)}:{params.get('ls_model_name', 'unknown')}"
+
+
+def _pipeline(project: str, target: Optional[Target], span_exporter: Optional[SpanExporter], up: bool,
+              profiles: Optional[ProfileSet], capture_content: bool) -> tuple[agenttrace.Telemetry, Tally]:
+    """agenttrace on a tracer provider of its own, with a :class:`Tally` counting every span."""
+    resource = Resource.create({sc.OI_PROJECT_NAME: project, "service.name": project})
+    tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False)
+    tally = Tally()
+    tracer_provider.add_span_processor(tally)
+    telemetry = agenttrace.configure(
+        project=project, tracer_provider=tracer_provider, span_exporter=span_exporter, capture_content=capture_content,
+        endpoint=target.endpoint if target else None, protocol=target.protocol if target else None,
+        profiles=profiles, set_global=False, export_timeout=10 if up else 1)
+    return telemetry, tally
+
+
+def run_demo(
+    agents: Optional[Sequence[str]] = None,
+    *,
+    counts: Optional[Mapping[str, int]] = None,
+    scale: float = 1.0,
+    switch_at: Optional[float] = 0.5,
+    seed: int = 0,
+    project: str = "agenttrace-demo",
+    endpoint: Optional[str] = None,
+    protocol: Optional[str] = None,
+    llm: Optional[BaseChatModel] = None,
+    profiles: Union[str, Path, Mapping, ProfileSet, None] = DEFAULT_PROFILES,
+    heavy_metrics: bool = True,
+    capture_content: bool = True,
+    span_exporter: Optional[SpanExporter] = None,
+    progress: bool = True,
+    provider: Optional[Provider] = None,
+    announce: Optional[Callable[[str], None]] = None,
+) -> DemoSummary:
+    """Run the chosen agents (default: all) and return what happened.
+
+    ``counts`` overrides the workload size per agent; otherwise it is the agent's default times
+    ``scale``. ``switch_at`` is the share of each workload run before the alias update (``None``: no
+    update). ``llm`` replaces the simulated provider (``provider``, default ``Provider(seed)``) with a
+    real chat model; there is no alias update then. ``span_exporter`` replaces OTLP export (tests).
+    ``profiles=None`` turns metrics off; ``heavy_metrics=False`` keeps only the light ones.
+    ``announce`` gets a line saying where spans go and which metrics run, before anything runs.
+    """
+    if switch_at is not None and not 0.0 <= switch_at <= 1.0:
+        raise ValueError(f"switch_at must be between 0 and 1, got {switch_at}")
+    chosen = [agent(name) for name in (agents or [a.name for a in AGENTS])]
+    provider = None if llm is not None else provider or Provider(seed)
+    switching = provider is not None and switch_at is not None
+    profile_set, metrics = metric_profiles(profiles, heavy_metrics) if profiles is not None else (None, "off")
+    target = None if span_exporter is not None else resolve_target(endpoint, protocol)
+    up = target is None or reachable(target.endpoint)
+    where = f"{target.endpoint} ({target.protocol})" if target else "the given span exporter"
+    if announce:
+        announce(f"spans → {where}, project {project!r}" + (f", Phoenix UI {target.ui_url}" if target and target.ui_url else "")
+                 + ("" if up else "\nwarning: nothing is listening there, spans will be dropped "
+                    "(start Phoenix with `agenttrace phoenix start`, or pass --endpoint)")
+                 + f"\nmetrics: {metrics}")
+    telemetry, tally = _pipeline(project, target, span_exporter, up, profile_set, capture_content)
+    config: dict[str, Any] = {"callbacks": [telemetry.callback_handler], "tags": ["agenttrace-demo"],
+                              "metadata": {"model_endpoint": _model_endpoint(llm)}}
+
+    plan = []
+    for a in chosen:
+        jobs = a.workload((counts or {}).get(a.name, max(1, round(a.default_runs * scale))), seed)
+        cut = round(len(jobs) * switch_at) if switching else len(jobs)
+        plan.append((a, a.build(llm, provider), jobs[:cut], jobs[cut:]))
+
+    outcome = Outcome()
+    started = time.monotonic()
+    total = sum(job.runs for *_, before, after in plan for job in before + after)
+    with tqdm(total=total, unit="run", desc="agenttrace demo", disable=not progress) as bar:
+        for phase in (0, 1):
+            for a, graph, *parts in plan:
+                if parts[phase]:
+                    outcome = outcome.merge(a.run(graph, parts[phase], config, bar.update))
+            if phase == 0 and switching:
+                if telemetry.callback_handler.metrics is not None:
+                    telemetry.callback_handler.metrics.flush()  # every "before" step is scored and counted
+                tally.phase = "after"
+                provider.update_alias()
+    telemetry.shutdown()  # ends what is open, drains the metric queue, exports, stops the exporter
+    return DemoSummary(
+        agents=[a.name for a in chosen], runs=outcome.runs, failed=outcome.failed, seconds=time.monotonic() - started,
+        project=project, destination=where, ui_url=target.ui_url if target else None, metrics=metrics,
+        switched=switching, spans=tally.spans, dropped=telemetry.dropped_spans, traces=tally.traces,
+        llm_calls=tally.llm_calls, rate_limited=tally.rate_limited, retries=tally.retries, exhausted=tally.exhausted,
+        replies=dict(tally.replies), refusals=dict(tally.refusals),
+        versions={p: dict(c) for p, c in tally.versions.items()}, errors=outcome.errors)

@@ -1,0 +1,263 @@
+"""A simulated hosted LLM API: model aliases, a silent model update, and rate limits.
+
+The demo's agents talk to a :class:`Provider` through :class:`ProviderChatModel`, a real LangChain
+chat model. Like a hosted API, the provider resolves an alias (``gpt-4o-mini``) to a dated model
+version (``gpt-4o-mini-2024-07-18``) and reports that version, a system fingerprint and token usage
+in every response. :meth:`Provider.update_alias` moves every alias to a new release: the *same*
+requests are then answered by a version that refuses and hedges far more often and writes tighter
+copy, which is what refusal and drift monitoring should find. With more than ``max_concurrency``
+requests in flight, or its token bucket (``requests_per_second``, ``burst``) empty, the provider
+answers :class:`RateLimitError` (HTTP 429): a sequential agent stays under the limits, a concurrent
+batch does not.
+
+What a model writes comes from a *writer* (each agent supplies one): a function from the request
+to a list of sentences or to an ``AIMessage`` with tool calls. Every random choice is drawn from
+the seed, the model version and the request's text, so the replies are reproducible given the seed
+(which requests hit a rate limit depends on timing, as with a real API).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Optional, Sequence, Union
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.language_models.base import LangSmithParams
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import ConfigDict, Field
+
+#: alias → the dated version it resolves to before the update
+ALIASES = {"gpt-4o-mini": "gpt-4o-mini-2024-07-18", "gpt-4.1": "gpt-4.1-2025-04-14"}
+UPDATE_RELEASE = "2026-11-05"
+
+REFUSALS = (
+    "I'm sorry, but I can't help with that request.",
+    "I'm sorry, but I can't assist with writing that.",
+    "Sorry, I can't help with that request.",
+)
+HEDGE_OPENINGS = (
+    "I can't guarantee this is right for {audience}, but here is my best answer:",
+    "I can't promise results for {audience}; treat this as a starting point:",
+)
+HEDGE_CLOSINGS = (
+    "You may want to consult your legal team before using it.",
+    "You may want to check the claims with your compliance team first.",
+)
+
+
+class RateLimitError(Exception):
+    """HTTP 429 from the simulated API."""
+
+    status_code = 429
+
+    def __init__(self, retry_after: float):
+        super().__init__(f"429 Too Many Requests: rate limit exceeded, retry after {retry_after:g}s")
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    name: str
+    fingerprint: str
+    refusal_rate: float
+    hedge_rate: float
+    max_sentences: Optional[int] = None  # None: as many sentences as the writer drafts
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a writer sees: the alias asked for, the messages, ``Key: value`` fields of the last
+    user message, and a random generator seeded from the request."""
+
+    alias: str
+    messages: Sequence[BaseMessage]
+    text: str
+    fields: Mapping[str, str]
+    rng: random.Random
+
+
+Writer = Callable[[Request], Union[list, AIMessage]]
+
+
+@dataclass(frozen=True)
+class Completion:
+    message: AIMessage
+    version: ModelVersion
+    response_id: str
+    input_tokens: int
+    output_tokens: int
+
+
+def fields(text: str) -> dict[str, str]:
+    """``Key: value`` lines of a prompt → ``{"key": "value"}`` (keys lower-cased)."""
+    out = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip() and " " not in key.strip() and value.strip():
+            out[key.strip().lower()] = value.strip()
+    return out
+
+
+class _Fields(dict):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def fill(template: str, values: Mapping[str, str]) -> str:
+    """``template.format`` with the prompt's fields; a field the prompt lacks is left empty."""
+    return " ".join(template.format_map(_Fields(values)).split())
+
+
+def _text(message: BaseMessage) -> str:
+    return message.content if isinstance(message.content, str) else str(message.content)
+
+
+def _tokens(text: str) -> int:
+    return max(1, round(len(text.split()) * 1.3)) if text else 0
+
+
+def _fingerprint(name: str) -> str:
+    return "fp_" + hashlib.sha256(name.encode()).hexdigest()[:10]
+
+
+class Provider:
+    """The simulated API. Thread-safe; share one between all agents of a process.
+
+    ``refusal_rate`` / ``hedge_rate``: share of text replies refused / hedged by the current
+    versions; ``updated_*``: the same for the release the aliases move to, which also keeps at most
+    ``updated_max_sentences`` sentences of a draft. ``latency``: seconds per request (uniform range).
+    """
+
+    def __init__(self, seed: int = 0, *, refusal_rate: float = 0.015, hedge_rate: float = 0.05,
+                 updated_refusal_rate: float = 0.3, updated_hedge_rate: float = 0.45, updated_max_sentences: int = 2,
+                 max_concurrency: int = 8, requests_per_second: float = 100.0, burst: int = 30,
+                 latency: tuple[float, float] = (0.005, 0.025)):
+        self.seed = seed
+        self.max_concurrency = max_concurrency
+        self.requests_per_second = requests_per_second
+        self.burst = burst
+        self.latency = latency
+        self._tokens = float(burst)
+        self._refilled = time.monotonic()
+        self._current = {alias: ModelVersion(name, _fingerprint(name), refusal_rate, hedge_rate)
+                         for alias, name in ALIASES.items()}
+        self._updated = {alias: ModelVersion(f"{alias}-{UPDATE_RELEASE}", _fingerprint(f"{alias}-{UPDATE_RELEASE}"),
+                                             updated_refusal_rate, updated_hedge_rate, updated_max_sentences)
+                         for alias in ALIASES}
+        self.updated = False
+        self.requests = 0
+        self.rate_limited = 0
+        self._in_flight = 0
+        self._lock = threading.Lock()
+
+    def version(self, alias: str) -> ModelVersion:
+        """The dated version an alias resolves to right now."""
+        if alias not in ALIASES:
+            raise ValueError(f"unknown model alias {alias!r}; the simulated provider serves {', '.join(ALIASES)}")
+        with self._lock:
+            return (self._updated if self.updated else self._current)[alias]
+
+    def update_alias(self) -> None:
+        """Move every alias to the new release (as hosted APIs do, without telling the caller)."""
+        with self._lock:
+            self.updated = True
+
+    def chat_model(self, alias: str, writer: Writer, **kwargs: Any) -> "ProviderChatModel":
+        """A LangChain chat model asking this provider for ``alias``, answering with ``writer``."""
+        self.version(alias)  # fail early on an unknown alias
+        return ProviderChatModel(model=alias, backend=self, writer=writer, **kwargs)
+
+    def _admit(self) -> None:
+        """Take a slot and a token from the bucket, or answer 429."""
+        with self._lock:
+            self.requests += 1
+            now = time.monotonic()
+            self._tokens = min(self.burst, self._tokens + (now - self._refilled) * self.requests_per_second)
+            self._refilled = now
+            if self._in_flight >= self.max_concurrency or self._tokens < 1:
+                self.rate_limited += 1
+                raise RateLimitError(retry_after=round(max(1 - self._tokens, 0) / self.requests_per_second, 3) or 0.05)
+            self._tokens -= 1
+            self._in_flight += 1
+
+    def _release(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+
+    def complete(self, alias: str, messages: Sequence[BaseMessage], writer: Writer) -> Completion:
+        """Answer one chat request (or raise :class:`RateLimitError`)."""
+        version = self.version(alias)
+        key = "\n".join(f"{m.type}: {_text(m)}" for m in messages)
+        rng = random.Random(f"{self.seed}|{version.name}|{key}")
+        self._admit()
+        try:
+            time.sleep(rng.uniform(*self.latency))
+            text = next((_text(m) for m in reversed(messages) if m.type == "human"), "")
+            request = Request(alias, messages, text, fields(text), rng)
+            reply = writer(request)
+            message = reply if isinstance(reply, AIMessage) else AIMessage(content=self._style(reply, version, request, key))
+        finally:
+            self._release()
+        response_id = f"chatcmpl-{uuid.UUID(int=rng.getrandbits(128)).hex[:24]}"
+        return Completion(message, version, response_id, sum(_tokens(_text(m)) for m in messages), _tokens(_text(message)))
+
+    def _style(self, sentences: Sequence[str], version: ModelVersion, request: Request, key: str) -> str:
+        """The version's habits: refuse, or hedge, and keep at most ``max_sentences`` of the draft."""
+        rng = random.Random(f"{self.seed}|{version.name}|style|{key}")
+        draw = rng.random()
+        if draw < version.refusal_rate:
+            return rng.choice(REFUSALS)
+        text = " ".join(list(sentences)[: version.max_sentences])
+        if draw < version.refusal_rate + version.hedge_rate:
+            text = text if text.endswith((".", "!", "?")) else text + "."
+            audience = request.fields.get("audience", "you")
+            text = f"{rng.choice(HEDGE_OPENINGS).format(audience=audience)} {text} {rng.choice(HEDGE_CLOSINGS)}"
+        return text
+
+
+class ProviderChatModel(BaseChatModel):
+    """A LangChain chat model served by a :class:`Provider`: reports the alias as the requested
+    model and the dated version, fingerprint and token usage in its response."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    model: str
+    backend: Provider = Field(exclude=True)
+    writer: Writer = Field(exclude=True)
+    temperature: float = 0.7
+    max_tokens: int = 512
+
+    @property
+    def _llm_type(self) -> str:
+        return "simulated-provider"
+
+    @property
+    def _identifying_params(self) -> dict:
+        return {"model": self.model, "temperature": self.temperature, "max_tokens": self.max_tokens}
+
+    def _get_ls_params(self, stop: Optional[list[str]] = None, **kwargs: Any) -> LangSmithParams:
+        return LangSmithParams(ls_provider="openai", ls_model_name=self.model, ls_model_type="chat",
+                               ls_temperature=self.temperature, ls_max_tokens=self.max_tokens)
+
+    def bind_tools(self, tools: Any, **kwargs: Any) -> "ProviderChatModel":
+        return self  # the writer decides which of the agent's tools to call
+
+    def _generate(self, messages: list[BaseMessage], stop: Optional[list[str]] = None,
+                  run_manager: Optional[CallbackManagerForLLMRun] = None, **kwargs: Any) -> ChatResult:
+        done = self.backend.complete(self.model, messages, self.writer)
+        calls = done.message.tool_calls
+        message = AIMessage(
+            content=done.message.content, tool_calls=calls,
+            response_metadata={"model_name": done.version.name, "system_fingerprint": done.version.fingerprint,
+                               "finish_reason": "tool_calls" if calls else "stop", "id": done.response_id},
+            usage_metadata={"input_tokens": done.input_tokens, "output_tokens": done.output_tokens,
+                            "total_tokens": done.input_tokens + done.output_tokens},
+        )
+        return ChatResult(generations=[ChatGeneration(message=message)])
