@@ -4,7 +4,16 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${AGENTTRACE_VENV:-$ROOT/.venv}"
 PY="${PYTHON:-python3}"
-pipq() { "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$@" 2>&1 | grep -v -e "is ignored" -e "^\s*$" || true; }
+PIPLOG="$ROOT/.agenttrace/pip.log"
+mkdir -p "$ROOT/.agenttrace"
+# pip's output goes to a log; on failure its last lines are shown (without the machine's "Location ... is ignored" noise)
+pipq() {
+  if ! "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$@" >>"$PIPLOG" 2>&1; then
+    grep -v "is ignored" "$PIPLOG" | tail -25 >&2
+    echo "pip install $* failed (full log: $PIPLOG)" >&2
+    exit 1
+  fi
+}
 if [ ! -x "$VENV/bin/python" ]; then
   echo "==> creating $VENV"
   "$PY" -m venv "$VENV"
