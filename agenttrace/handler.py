@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler
@@ -91,8 +91,11 @@ class CallbackHandler(BaseCallbackHandler):
         run_ttl: float = 3600.0,
         max_open_runs: int = 10_000,
         metrics: Optional[Any] = None,
+        clock: Optional[Callable[[], int]] = None,
     ) -> None:
         super().__init__()
+        # span timestamps (ns since the epoch); None = the SDK's clock. Replays and simulations pass their own.
+        self.clock = clock
         self._tracer = trace.get_tracer("agenttrace", __version__, tracer_provider=tracer_provider)
         self.content = ContentPolicy.resolve(capture_content, redact, max_content_length)
         self.runs = RunRegistry(run_ttl, max_open_runs, self._expire)
@@ -101,6 +104,9 @@ class CallbackHandler(BaseCallbackHandler):
         self.metrics = metrics  # an agenttrace.metrics.MetricsEngine, or None
 
     # ------------------------------------------------------------------ bookkeeping
+
+    def _now(self) -> Optional[int]:
+        return self.clock() if self.clock is not None else None
 
     def _internal_error(self, where: str) -> None:
         self.internal_errors += 1
@@ -136,7 +142,7 @@ class CallbackHandler(BaseCallbackHandler):
             current = trace.get_current_span()
             if getattr(current, "end_time", None) is not None:
                 ctx = trace.set_span_in_context(trace.INVALID_SPAN)  # never parent under an ended (e.g. expired) span
-        span = self._tracer.start_span(span_name, context=ctx, kind=kind, attributes=attrs)
+        span = self._tracer.start_span(span_name, context=ctx, kind=kind, attributes=attrs, start_time=self._now())
         token = otel_context.attach(trace.set_span_in_context(span))
         state = RunState(span=span, token=token, run_type=run_type, name=name, parent=parent, conversation_id=conversation)
         self.runs.add(run_id, state)
@@ -167,7 +173,7 @@ class CallbackHandler(BaseCallbackHandler):
             span.set_attributes(attrs)
         if error is not None:
             try:
-                span.record_exception(error)
+                span.record_exception(error, timestamp=self._now())
             except Exception:  # noqa: BLE001 - e.g. an exception whose __str__ raises
                 span.add_event("exception", {"exception.type": _error_type(error)})
             try:
@@ -177,12 +183,12 @@ class CallbackHandler(BaseCallbackHandler):
             span.set_status(Status(StatusCode.ERROR, message))
         self._detach(state)
         if end:
-            span.end()
+            span.end(end_time=self._now())
 
     def _expire(self, state: RunState) -> None:
         try:
             state.span.set_attribute(sc.RUN_EXPIRED, True)
-            state.span.end()
+            state.span.end(end_time=self._now())
         except Exception:  # noqa: BLE001
             self._internal_error("expire")
 
@@ -205,7 +211,7 @@ class CallbackHandler(BaseCallbackHandler):
             step = dict(state.step, attributes=attrs)
             try:
                 owned = self.metrics.on_step_end(state.span, step, state.prompt, to_text(response or ""),
-                                                 time.monotonic() - state.started)
+                                                 time.monotonic() - state.started, self._now())
             except Exception:  # noqa: BLE001
                 self._internal_error("metrics")
         self._finish(state, attrs, end=not owned)
@@ -229,7 +235,7 @@ class CallbackHandler(BaseCallbackHandler):
             attrs[sc.ROUTE_CONDITION] = condition
         router.span.set_attributes(attrs)
         step = on or router.parent or router
-        step.span.add_event(sc.ROUTE_EVENT, attrs)
+        step.span.add_event(sc.ROUTE_EVENT, attrs, timestamp=self._now())
 
     # ------------------------------------------------------------------ chains, graphs, nodes
 
@@ -304,7 +310,7 @@ class CallbackHandler(BaseCallbackHandler):
         if state is None:
             return
         if _is_control_flow(error):
-            state.span.add_event(sc.INTERRUPT_EVENT, {"exception.type": _error_type(error)})
+            state.span.add_event(sc.INTERRUPT_EVENT, {"exception.type": _error_type(error)}, timestamp=self._now())
             self._finish(state, {sc.INTERRUPTED: True})
         else:
             self._finish(state, {}, error)
@@ -383,7 +389,7 @@ class CallbackHandler(BaseCallbackHandler):
         outcome = getattr(retry_state, "outcome", None)
         if outcome is not None and getattr(outcome, "failed", False):
             attrs[sc.ERROR_TYPE] = _error_type(outcome.exception())
-        state.span.add_event(sc.RETRY_EVENT, attrs)
+        state.span.add_event(sc.RETRY_EVENT, attrs, timestamp=self._now())
 
     # ------------------------------------------------------------------ tools and retrievers
 

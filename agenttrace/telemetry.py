@@ -7,6 +7,7 @@ import logging
 import os
 import weakref
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Optional
 
 from opentelemetry import trace
@@ -23,6 +24,8 @@ logger = logging.getLogger("agenttrace")
 _HANDLER_OPTIONS = {"redact", "max_content_length", "run_ttl", "max_open_runs"}
 _METRIC_OPTIONS = {"profiles", "scorer", "theme_json", "metrics_queue_size", "embedding_model"}
 _EXPORT_OPTIONS = {"batch", "max_queue_size", "schedule_delay_millis", "export_timeout"}
+_PROFILE_OPTIONS = {"profile_store", "segment_keys", "profile_window", "clock"}
+PROFILE_STORE_ENV = "AGENTTRACE_PROFILE_STORE"
 
 
 @dataclass
@@ -37,6 +40,7 @@ class Telemetry:
     processor: Optional[Any]
     owns_provider: bool
     drops: DropCounter
+    profiler: Optional[Any] = None  # the TrajectoryProcessor writing drift profiles, when enabled
 
     @property
     def dropped_spans(self) -> int:
@@ -62,9 +66,11 @@ class Telemetry:
         try:
             if self.owns_provider:
                 self.tracer_provider.shutdown()
-            elif self.processor is not None:
-                self.processor.force_flush()
-                self.processor.shutdown()
+            else:
+                for processor in (self.processor, self.profiler):
+                    if processor is not None:
+                        processor.force_flush()
+                        processor.shutdown()
         except Exception:  # noqa: BLE001
             logger.warning("agenttrace: shutdown failed", exc_info=True)
 
@@ -90,6 +96,27 @@ def _metrics_engine(options: dict):
                 "integration: pip install torch==2.13.0 && pip install -e integrations/langkit") from None
         scorer = LangKitScorer(model=options.get("embedding_model"), theme_json=theme_json)
     return MetricsEngine(profiles, scorer, queue_size=int(options.get("metrics_queue_size", 10_000)))
+
+
+def _profiler(options: dict):
+    """``profile_store=`` (a directory, or any sink with write/flush/close) → a TrajectoryProcessor."""
+    store = options.get("profile_store") or os.environ.get(PROFILE_STORE_ENV) or None
+    if store is None:
+        return None
+    from .profiling import TrajectoryProcessor
+    from .trajectory import DEFAULT_SEGMENT_KEYS
+
+    keys = tuple(options.get("segment_keys") or DEFAULT_SEGMENT_KEYS)
+    if isinstance(store, (str, os.PathLike)):
+        try:
+            from agenttrace_whylogs import ProfileStore
+        except ImportError:
+            raise RuntimeError("agenttrace: profile_store= needs the whylogs integration: "
+                               "pip install -e integrations/whylogs (agenttrace-whylogs)") from None
+        window = options.get("profile_window", 3600)
+        window = window if isinstance(window, timedelta) else timedelta(seconds=float(window))
+        store = ProfileStore(store, window=window, segment_keys=keys)
+    return TrajectoryProcessor(store, segment_keys=keys)
 
 
 def _resource(project: str, service_name: Optional[str]) -> Resource:
@@ -122,10 +149,14 @@ def configure(
 
     Extra keyword options: ``redact``, ``max_content_length``, ``run_ttl``, ``max_open_runs``
     (handler); ``batch`` (default True), ``max_queue_size``, ``schedule_delay_millis``,
-    ``export_timeout`` (export pipeline); ``set_global`` (default True).
+    ``export_timeout`` (export pipeline); ``set_global`` (default True); ``profiles``, ``scorer``,
+    ``theme_json``, ``metrics_queue_size``, ``embedding_model`` (metrics); ``profile_store`` (a
+    directory: whylogs trajectory profiles for drift detection, also ``AGENTTRACE_PROFILE_STORE``),
+    ``segment_keys``, ``profile_window`` (seconds or timedelta, default one hour); ``clock``
+    (a callable returning ns since the epoch for span timestamps: replays, simulations).
     """
     set_global = more.pop("set_global", True)
-    unknown = set(more) - _HANDLER_OPTIONS - _EXPORT_OPTIONS - _METRIC_OPTIONS
+    unknown = set(more) - _HANDLER_OPTIONS - _EXPORT_OPTIONS - _METRIC_OPTIONS - _PROFILE_OPTIONS
     if unknown:
         raise TypeError(f"agenttrace.configure() got unexpected option(s): {', '.join(sorted(unknown))}")
     project = project or os.environ.get("PHOENIX_PROJECT_NAME") or service_name or os.environ.get("OTEL_SERVICE_NAME") or "default"
@@ -162,6 +193,10 @@ def configure(
             processor = SimpleSpanProcessor(exporter)
         provider.add_span_processor(processor)
 
+    profiler = _profiler(more)
+    if profiler is not None:
+        provider.add_span_processor(profiler)
+
     if owns and set_global:
         trace.set_tracer_provider(provider)
         owns = trace.get_tracer_provider() is provider or owns
@@ -170,9 +205,10 @@ def configure(
         provider,
         capture_content=capture_content,
         metrics=_metrics_engine(more),
+        clock=more.get("clock"),
         **{k: v for k, v in more.items() if k in _HANDLER_OPTIONS},
     )
-    telemetry = Telemetry(handler, provider, project, resolved_endpoint, resolved_protocol, processor, owns, drops)
+    telemetry = Telemetry(handler, provider, project, resolved_endpoint, resolved_protocol, processor, owns, drops, profiler)
     ref = weakref.ref(telemetry)
     atexit.register(lambda: (t := ref()) is not None and t.flush(timeout=5.0))
     return telemetry

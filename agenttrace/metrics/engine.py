@@ -93,12 +93,13 @@ class MetricsEngine:
 
     # ---------------------------------------------------------------- agent thread
 
-    def on_step_end(self, span, step: Mapping[str, Any], prompt: str, response: str, duration_s: float) -> bool:
-        """Returns True when the engine took over ending ``span``."""
+    def on_step_end(self, span, step: Mapping[str, Any], prompt: str, response: str, duration_s: float,
+                    end_time: Optional[int] = None) -> bool:
+        """Returns True when the engine took over ending ``span`` (at ``end_time``, ns; default now)."""
         profile = self.profiles.select(step)
         if profile is None:
             return False
-        end_time = time.time_ns()
+        end_time = end_time if end_time is not None else time.time_ns()
         light = light_metrics(response, step.get("attributes") or {}, duration_s)
         with self._flags_lock:
             _flag(span, profile, light, self.flags, end_time)

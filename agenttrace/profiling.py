@@ -1,0 +1,203 @@
+"""Always-on trajectory profiling: every finished agent run becomes a row in a profile store.
+
+:class:`TrajectoryProcessor` is an OpenTelemetry span processor. On the agent's thread it only
+puts ``(start|end, span)`` on a bounded queue (about a microsecond); a background worker groups
+spans by their top-level span, waits until every span of that tree has ended (LLM spans scored
+by the metric worker end later than their run), computes the :mod:`trajectory <agenttrace.trajectory>`
+rows and hands them to a sink in batches — a whylogs ``ProfileStore`` by default
+(``agenttrace_whylogs``), any object with ``write(trajectories)``, ``flush()`` and ``close()``.
+
+It sees 100% of traffic: heavy metrics may be sampled, the trajectory rows are not.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Optional, Protocol, Sequence
+
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
+
+from .trajectory import DEFAULT_SEGMENT_KEYS, SpanRecord, Trajectory, record_from_sdk, trajectories
+
+logger = logging.getLogger("agenttrace")
+
+_START, _END, _FLUSH = 0, 1, 2
+
+
+class TrajectorySink(Protocol):
+    def write(self, trajectories: Sequence[Trajectory]) -> None: ...
+    def flush(self) -> None: ...
+    def close(self) -> None: ...
+
+
+@dataclass
+class _Tree:
+    opened: float
+    open_spans: int = 0
+    records: list[SpanRecord] = field(default_factory=list)
+
+
+class TrajectoryProcessor(SpanProcessor):
+    """Profiles every finished agent run into ``sink`` off the agent's thread.
+
+    ``max_open_trees`` / ``tree_ttl`` bound memory: a tree still open after ``tree_ttl`` seconds
+    (a span that never ended) is profiled with what it has. ``flush_interval`` is how often the
+    sink persists its profiles. A full queue drops the event, counts it and logs once.
+    """
+
+    def __init__(self, sink: TrajectorySink, *, segment_keys: Sequence[str] = DEFAULT_SEGMENT_KEYS,
+                 queue_size: int = 100_000, batch_size: int = 1000, max_wait: float = 0.5,
+                 flush_interval: float = 60.0, max_open_trees: int = 10_000, tree_ttl: float = 3600.0):
+        self.sink = sink
+        self.segment_keys = tuple(segment_keys)
+        self.batch_size = batch_size
+        self.max_wait = max_wait
+        self.flush_interval = flush_interval
+        self.max_open_trees = max_open_trees
+        self.tree_ttl = tree_ttl
+        self.dropped = 0
+        self.rows = 0
+        self.incomplete = 0
+        self._queue: "queue.Queue[tuple]" = queue.Queue(maxsize=queue_size)
+        self._trees: dict[int, _Tree] = {}
+        self._root_of: dict[int, int] = {}  # span id → id of its tree's top span
+        self._pending: list[Trajectory] = []
+        self._warned = False
+        self._stopped = False
+        self._thread = threading.Thread(target=self._run, name="agenttrace-profiler", daemon=True)
+        self._thread.start()
+
+    # ------------------------------------------------------------------ agent thread
+
+    def _put(self, item: tuple) -> None:
+        if self._stopped:
+            return
+        try:
+            self._queue.put_nowait(item)
+        except queue.Full:
+            self.dropped += 1
+            if not self._warned:
+                self._warned = True
+                logger.warning("agenttrace: trajectory profiling queue is full; events are dropped and counted "
+                               "(TrajectoryProcessor.dropped)")
+
+    def on_start(self, span: Any, parent_context: Any = None) -> None:
+        parent = span.parent.span_id if span.parent is not None and not span.parent.is_remote else None
+        self._put((_START, span.context.span_id, parent))
+
+    def on_end(self, span: ReadableSpan) -> None:
+        self._put((_END, span.context.span_id, span))
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        """Profile everything that has finished so far and persist the sink's profiles."""
+        if self._stopped:
+            return True
+        done = threading.Event()
+        deadline = time.monotonic() + timeout_millis / 1000
+        try:  # not the hot path: wait for room rather than drop the flush request
+            self._queue.put((_FLUSH, done, None), timeout=timeout_millis / 1000)
+        except queue.Full:
+            return False
+        return done.wait(max(0.0, deadline - time.monotonic()))
+
+    def shutdown(self) -> None:
+        if self._stopped:
+            return
+        self.force_flush()
+        self._stopped = True
+        self._queue.put((None, None, None))
+        self._thread.join(timeout=30)
+        try:
+            self.sink.close()
+        except Exception:  # noqa: BLE001
+            logger.warning("agenttrace: closing the profile store failed", exc_info=True)
+
+    # ------------------------------------------------------------------ worker
+
+    def _run(self) -> None:
+        last_flush = time.monotonic()
+        while True:
+            try:
+                kind, key, payload = self._queue.get(timeout=self.max_wait)
+            except queue.Empty:
+                kind = -1
+            try:
+                if kind is None:
+                    self._emit(force=True)
+                    return
+                if kind == _START:
+                    self._started(key, payload)
+                elif kind == _END:
+                    self._ended(key, payload)
+                elif kind == _FLUSH:
+                    self._expire(time.monotonic())
+                    self._emit(force=True)
+                    self._sink_flush()
+                    last_flush = time.monotonic()
+                    key.set()
+                    continue
+                now = time.monotonic()
+                if kind == -1 or len(self._pending) >= self.batch_size:
+                    self._expire(now)
+                    self._emit(force=True)
+                if now - last_flush >= self.flush_interval:
+                    self._sink_flush()
+                    last_flush = now
+            except Exception:  # noqa: BLE001 - the worker must survive anything
+                logger.warning("agenttrace: trajectory profiling failed for a span (continuing)", exc_info=True)
+                if kind == _FLUSH:
+                    key.set()
+
+    def _started(self, span_id: int, parent_id: Optional[int]) -> None:
+        top = self._root_of.get(parent_id, None) if parent_id is not None else None
+        if top is None:
+            top = span_id
+            if len(self._trees) >= self.max_open_trees:
+                oldest = min(self._trees, key=lambda k: self._trees[k].opened)
+                self._close(oldest, incomplete=True)
+            self._trees[top] = _Tree(opened=time.monotonic())
+        self._root_of[span_id] = top
+        tree = self._trees.get(top)
+        if tree is not None:
+            tree.open_spans += 1
+
+    def _ended(self, span_id: int, span: ReadableSpan) -> None:
+        top = self._root_of.get(span_id)
+        tree = self._trees.get(top) if top is not None else None
+        if tree is None:
+            return  # started before profiling began, or its tree was already closed
+        tree.records.append(record_from_sdk(span))
+        tree.open_spans -= 1
+        if tree.open_spans <= 0:
+            self._close(top)
+
+    def _close(self, top: int, incomplete: bool = False) -> None:
+        tree = self._trees.pop(top)
+        for record in tree.records:
+            self._root_of.pop(int(record.span_id, 16), None)
+        self._root_of.pop(top, None)
+        if incomplete:
+            self.incomplete += 1
+            self._root_of = {k: v for k, v in self._root_of.items() if v != top}
+        self._pending.extend(trajectories(tree.records, self.segment_keys))
+
+    def _expire(self, now: float) -> None:
+        for top in [k for k, t in self._trees.items() if now - t.opened > self.tree_ttl]:
+            self._close(top, incomplete=True)
+
+    def _emit(self, force: bool = False) -> None:
+        if not self._pending or (not force and len(self._pending) < self.batch_size):
+            return
+        batch, self._pending = self._pending, []
+        self.sink.write(batch)
+        self.rows += len(batch)
+
+    def _sink_flush(self) -> None:
+        try:
+            self.sink.flush()
+        except Exception:  # noqa: BLE001
+            logger.warning("agenttrace: writing profiles failed (will retry at the next flush)", exc_info=True)
