@@ -62,8 +62,13 @@ def _real_model(spec: str) -> Any:
 @click.option("--scale", default="default", show_default=True,
               help="Workload size: small (0.1x), default, large (5x), or a multiplier.")
 @click.option("--runs", multiple=True, metavar="AGENT=N", help="Workload size of one agent, e.g. ad-copy=400 (repeatable).")
-@click.option("--switch-at", type=click.FloatRange(0, 1), default=0.5, show_default=True,
-              help="Share of each agent's workload after which the provider moves its model aliases to a new release.")
+@click.option("--days", type=click.FloatRange(0, 3650), default=37, show_default=True,
+              help="Spread the runs over this many simulated days ending now (span and profile times follow a "
+                   "simulated clock), so `agenttrace drift` has a 30-day baseline and a 7-day current window. "
+                   "0 = real time.")
+@click.option("--switch-at", type=click.FloatRange(0, 1),
+              help="Share of the simulated period (with --days 0: of each agent's workload) after which the provider "
+                   "moves its model aliases to a new release. Default: 5 days before the end, or 0.5 with --days 0.")
 @click.option("--no-switch", is_flag=True, help="Never update the aliases (no model-version drift).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the workloads and the simulated provider.")
 @click.option("--project", default="agenttrace-demo", show_default=True, help="Phoenix project of the spans.")
@@ -79,10 +84,15 @@ def _real_model(spec: str) -> Any:
 @click.option("--no-capture-content", is_flag=True,
               help="Do not export prompts and responses. The demo's data is synthetic, so content capture is ON by "
                    "default here (unlike agenttrace.configure()).")
+@click.option("--profile-store", type=click.Path(file_okay=False), envvar="AGENTTRACE_PROFILE_STORE",
+              default=".agenttrace/profiles", show_default=True,
+              help="Directory of the whylogs trajectory profiles `agenttrace drift` reads (env AGENTTRACE_PROFILE_STORE).")
+@click.option("--no-profiles", is_flag=True, help="Do not write trajectory profiles.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-def demo(agents: str, scale: str, runs: tuple[str, ...], switch_at: float, no_switch: bool, seed: int, project: str,
+def demo(agents: str, scale: str, runs: tuple[str, ...], days: float, switch_at: Optional[float], no_switch: bool,
+         seed: int, project: str,
          endpoint: Optional[str], protocol: Optional[str], model: Optional[str], profiles: Optional[str],
-         light_metrics: bool, no_capture_content: bool, no_progress: bool) -> None:
+         light_metrics: bool, no_capture_content: bool, profile_store: str, no_profiles: bool, no_progress: bool) -> None:
     """Run four offline marketing agents traced by agenttrace and send their spans to Phoenix.
 
     E-mail personalisation, an ad-copy batch (concurrent, rate-limited, retried), a support chatbot
@@ -95,7 +105,10 @@ def demo(agents: str, scale: str, runs: tuple[str, ...], switch_at: float, no_sw
     except ImportError as err:
         raise click.ClickException(f"the demo needs its extras: pip install 'agenttrace[demo]' ({err})") from None
     names = None if agents.strip() == "all" else [a.strip() for a in agents.split(",") if a.strip()]
+    if switch_at is None:
+        switch_at = max(0.0, (days - 5) / days) if days > 0 else 0.5
     kwargs = dict(agents=names, counts=_counts(runs), scale=_scale(scale), switch_at=None if no_switch else switch_at,
+                  days=days, profile_store=None if no_profiles else profile_store,
                   seed=seed, project=project, endpoint=endpoint, protocol=protocol, profiles=profiles or DEFAULT_PROFILES,
                   heavy_metrics=not light_metrics, capture_content=not no_capture_content,
                   progress=not no_progress, announce=click.echo)

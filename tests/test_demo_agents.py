@@ -187,6 +187,28 @@ def test_run_demo_summary_matches_the_exported_spans():
     assert "before the alias update" in text and "gpt-4o-mini-2026-11-05" in text
 
 
+def test_simulated_days_spread_the_runs_and_place_the_update():
+    import time
+
+    exporter = InMemorySpanExporter()
+    now = time.time_ns()
+    summary = run_demo(scale=0.2, span_exporter=exporter, heavy_metrics=False, progress=False, days=37, switch_at=32 / 37)
+    spans = Spans(exporter.get_finished_spans())
+    day = 86_400 * 10**9
+    roots = spans.roots()
+    assert len(roots) == summary.runs and "spread over 37 simulated days" in summary.format()
+    ages = sorted((now - r.start_time) / day for r in roots)
+    assert 0 < ages[0] < 2 and 35 < ages[-1] < 37.1
+    assert sum(a < 7 for a in ages) > 0.1 * len(ages)  # the current week has its share of runs
+    for c in chats(spans):
+        if c.status.is_ok:  # every reply before the update came from the old release, every one after from the new
+            age = (now - c.start_time) / day
+            assert (c.attributes[sc.RESPONSE_MODEL] in (NEW, "gpt-4.1-2026-11-05")) == (age < 5), (age, c.attributes[sc.RESPONSE_MODEL])
+    for s in spans.all:
+        assert s.start_time <= s.end_time
+        assert all(s.start_time <= e.timestamp <= s.end_time + 10**9 for e in s.events)
+
+
 def test_cli_demo_help():
     result = CliRunner().invoke(cli, ["demo", "--help"])
     assert result.exit_code == 0
@@ -195,12 +217,13 @@ def test_cli_demo_help():
         assert option in result.output
 
 
-def test_cli_demo_router_sends_what_its_summary_says(monkeypatch):
+def test_cli_demo_router_sends_what_its_summary_says(monkeypatch, tmp_path):
     monkeypatch.delenv("OTEL_EXPORTER_OTLP_PROTOCOL", raising=False)
     receiver = HttpReceiver()
     try:
         result = CliRunner().invoke(cli, ["demo", "--agents", "router", "--scale", "small", "--endpoint", receiver.endpoint,
-                                          "--light-metrics", "--no-progress", "--project", "demo-test"])
+                                          "--light-metrics", "--no-progress", "--project", "demo-test",
+                                          "--profile-store", str(tmp_path / "profiles")])
     finally:
         receiver.close()
     assert result.exit_code == 0, result.output

@@ -60,7 +60,7 @@ def _flag(span, profile: Profile, scores: Mapping[str, Optional[float]], window_
             if flagged:
                 reasons.append(f"{name} {value:.3f} > {threshold:g}")
         if name not in LIGHT_METRICS or threshold is not None:
-            span.add_event(EVALUATION_EVENT, event)
+            span.add_event(EVALUATION_EVENT, event, timestamp=end_time)
     if reasons:
         span.set_attribute(sc.REVIEW_REQUIRED, True)
         span.set_attribute(sc.REVIEW_REASON, "; ".join(reasons))

@@ -20,6 +20,7 @@ class Agent:
     default_runs: int  # workload items at scale 1 (conversations for the support bot)
     module: ModuleType
     aliases: tuple[str, ...] = ("gpt-4o-mini",)  # the simulated models its build() takes, in order
+    min_chunk: int = 1  # with simulated days: the smallest share of its workload run at one time (batch jobs)
 
     def build(self, llm: Optional[BaseChatModel] = None, provider: Optional[Provider] = None):
         """The agent's compiled graph on ``llm``, else on ``provider``'s models for :attr:`aliases`."""
@@ -41,7 +42,7 @@ AGENTS = (
     Agent("email", "e-mail personalisation: segment → subject line → opening copy, labelled by segment and "
           "prompt-template version", 120, email),
     Agent("ad-copy", "ad-copy batch: hundreds of variants written concurrently, 429s retried with backoff and "
-          "jitter", 240, ad_copy),
+          "jitter", 240, ad_copy, min_chunk=40),
     Agent("support", "support chatbot: multi-turn conversations (thread ids) with order-status and return tools",
           40, support),
     Agent("router", "model router: a complexity score picks gpt-4o-mini or gpt-4.1 through a conditional edge",

@@ -32,6 +32,8 @@ from agenttrace.metrics.profiles import LIGHT_METRICS
 from .agents import AGENTS, agent
 from .jobs import Outcome
 from .provider import Provider
+from .schedule import DAY_NS, SimulatedClock
+from .schedule import plan as schedule
 from .summary import DemoSummary, Tally
 
 DEFAULT_PROFILES = Path(__file__).with_name("profiles.toml")
@@ -110,7 +112,8 @@ def _model_endpoint(llm: Optional[BaseChatModel]) -> str:
 
 
 def _pipeline(project: str, target: Optional[Target], span_exporter: Optional[SpanExporter], up: bool,
-              profiles: Optional[ProfileSet], capture_content: bool) -> tuple[agenttrace.Telemetry, Tally]:
+              profiles: Optional[ProfileSet], capture_content: bool, clock: Optional[SimulatedClock],
+              profile_store: Optional[Path]) -> tuple[agenttrace.Telemetry, Tally]:
     """agenttrace on a tracer provider of its own, with a :class:`Tally` counting every span."""
     resource = Resource.create({sc.OI_PROJECT_NAME: project, "service.name": project})
     tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False)
@@ -119,7 +122,8 @@ def _pipeline(project: str, target: Optional[Target], span_exporter: Optional[Sp
     telemetry = agenttrace.configure(
         project=project, tracer_provider=tracer_provider, span_exporter=span_exporter, capture_content=capture_content,
         endpoint=target.endpoint if target else None, protocol=target.protocol if target else None,
-        profiles=profiles, set_global=False, export_timeout=10 if up else 1)
+        profiles=profiles, set_global=False, export_timeout=10 if up else 1, clock=clock,
+        profile_store=str(profile_store) if profile_store is not None else None)
     return telemetry, tally
 
 
@@ -141,6 +145,8 @@ def run_demo(
     progress: bool = True,
     provider: Optional[Provider] = None,
     announce: Optional[Callable[[str], None]] = None,
+    days: float = 0.0,
+    profile_store: Union[str, Path, None] = None,
 ) -> DemoSummary:
     """Run the chosen agents (default: all) and return what happened.
 
@@ -150,6 +156,10 @@ def run_demo(
     real chat model; there is no alias update then. ``span_exporter`` replaces OTLP export (tests).
     ``profiles=None`` turns metrics off; ``heavy_metrics=False`` keeps only the light ones.
     ``announce`` gets a line saying where spans go and which metrics run, before anything runs.
+    ``days`` > 0 spreads the workloads over that many simulated days ending now (span and trajectory
+    times follow a simulated clock) and ``switch_at`` is then the share of that period before the
+    update. ``profile_store`` (a directory) also writes whylogs trajectory profiles for
+    ``agenttrace drift`` (needs ``agenttrace_whylogs``).
     """
     if switch_at is not None and not 0.0 <= switch_at <= 1.0:
         raise ValueError(f"switch_at must be between 0 and 1, got {switch_at}")
@@ -165,29 +175,48 @@ def run_demo(
                  + ("" if up else "\nwarning: nothing is listening there, spans will be dropped "
                     "(start Phoenix with `agenttrace phoenix start`, or pass --endpoint)")
                  + f"\nmetrics: {metrics}")
-    telemetry, tally = _pipeline(project, target, span_exporter, up, profile_set, capture_content)
+    if profile_store is not None and importlib.util.find_spec("agenttrace_whylogs") is None:
+        if announce:
+            announce("profiles: off (the whylogs integration is not installed: pip install -e integrations/whylogs)")
+        profile_store = None
+    clock = SimulatedClock() if days > 0 else None
+    telemetry, tally = _pipeline(project, target, span_exporter, up, profile_set, capture_content, clock,
+                                 Path(profile_store) if profile_store is not None else None)
     config: dict[str, Any] = {"callbacks": [telemetry.callback_handler], "tags": ["agenttrace-demo"],
                               "metadata": {"model_endpoint": _model_endpoint(llm)}}
 
-    plan = []
+    work = []
     for a in chosen:
         jobs = a.workload((counts or {}).get(a.name, max(1, round(a.default_runs * scale))), seed)
-        cut = round(len(jobs) * switch_at) if switching else len(jobs)
-        plan.append((a, a.build(llm, provider), jobs[:cut], jobs[cut:]))
+        work.append((a, a.build(llm, provider), jobs))
+
+    def update_alias() -> None:
+        if telemetry.callback_handler.metrics is not None:
+            telemetry.callback_handler.metrics.flush()  # every "before" step is scored and counted
+        tally.phase = "after"
+        provider.update_alias()
 
     outcome = Outcome()
     started = time.monotonic()
-    total = sum(job.runs for *_, before, after in plan for job in before + after)
-    with tqdm(total=total, unit="run", desc="agenttrace demo", disable=not progress) as bar:
-        for phase in (0, 1):
-            for a, graph, *parts in plan:
-                if parts[phase]:
-                    outcome = outcome.merge(a.run(graph, parts[phase], config, bar.update))
-            if phase == 0 and switching:
-                if telemetry.callback_handler.metrics is not None:
-                    telemetry.callback_handler.metrics.flush()  # every "before" step is scored and counted
-                tally.phase = "after"
-                provider.update_alias()
+    with tqdm(total=sum(job.runs for *_, jobs in work for job in jobs), unit="run", desc="agenttrace demo",
+              disable=not progress) as bar:
+        if clock is not None:  # simulated days: chunks in time order, the update at its simulated moment
+            end_ns = time.time_ns()
+            switch_ns = end_ns - int(days * DAY_NS * (1 - switch_at)) if switching else None
+            for chunk in schedule(work, days, end_ns):
+                if switch_ns is not None and chunk.at_ns >= switch_ns and tally.phase == "before":
+                    update_alias()
+                clock.move_to(chunk.at_ns)
+                outcome = outcome.merge(chunk.agent.run(chunk.graph, chunk.jobs, config, bar.update))
+        else:  # real time: each workload split at switch_at, the update between the halves
+            cuts = [round(len(jobs) * switch_at) if switching else len(jobs) for *_, jobs in work]
+            for phase in (0, 1):
+                for (a, graph, jobs), cut in zip(work, cuts):
+                    part = jobs[:cut] if phase == 0 else jobs[cut:]
+                    if part:
+                        outcome = outcome.merge(a.run(graph, part, config, bar.update))
+                if phase == 0 and switching:
+                    update_alias()
     telemetry.shutdown()  # ends what is open, drains the metric queue, exports, stops the exporter
     return DemoSummary(
         agents=[a.name for a in chosen], runs=outcome.runs, failed=outcome.failed, seconds=time.monotonic() - started,
@@ -195,4 +224,7 @@ def run_demo(
         switched=switching, spans=tally.spans, dropped=telemetry.dropped_spans, traces=tally.traces,
         llm_calls=tally.llm_calls, rate_limited=tally.rate_limited, retries=tally.retries, exhausted=tally.exhausted,
         replies=dict(tally.replies), refusals=dict(tally.refusals),
-        versions={p: dict(c) for p, c in tally.versions.items()}, errors=outcome.errors)
+        versions={p: dict(c) for p, c in tally.versions.items()}, errors=outcome.errors, days=days,
+        switch_days_before_end=days * (1 - switch_at) if switching and days > 0 else None,
+        profile_store=str(profile_store) if profile_store is not None else None,
+        trajectories=telemetry.profiler.rows if telemetry.profiler is not None else 0)

@@ -85,6 +85,10 @@ class DemoSummary:
     refusals: dict[str, int]
     versions: dict[str, dict[str, int]]
     errors: list[str] = field(default_factory=list)
+    days: float = 0.0                               # simulated days the runs were spread over (0: real time)
+    switch_days_before_end: Optional[float] = None  # when the alias update happened, in simulated days before the end
+    profile_store: Optional[str] = None             # where trajectory profiles were written
+    trajectories: int = 0                           # rows profiled
 
     @property
     def spans_sent(self) -> int:
@@ -100,6 +104,13 @@ class DemoSummary:
             f"retries {self.retries}, retries exhausted {self.exhausted}",
             f"  metrics      {self.metrics}",
         ]
+        if self.days:
+            update = (f", the alias update {self.switch_days_before_end:g} days before the end"
+                      if self.switch_days_before_end is not None else "")
+            lines.append(f"  time         spread over {self.days:g} simulated days ending now{update}")
+        if self.profile_store:
+            lines.append(f"  profiles     {self.trajectories} trajectories profiled into {self.profile_store} "
+                         "(run `agenttrace drift` to compare the last 7 days with the 30 before)")
         for phase in PHASES if self.switched else PHASES[:1]:
             label = {"before": "before the alias update", "after": "after the alias update"}[phase] if self.switched else "all replies"
             replies, refusals = self.replies.get(phase, 0), self.refusals.get(phase, 0)
