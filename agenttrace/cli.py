@@ -6,6 +6,7 @@ import click
 
 from ._version import __version__
 from .cli_demo import demo
+from .cli_drift import drift
 from .cli_phoenix import phoenix
 
 
@@ -39,6 +40,7 @@ def config(endpoint: str | None, protocol: str | None) -> None:
 
 main.add_command(phoenix)
 main.add_command(demo)
+main.add_command(drift)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

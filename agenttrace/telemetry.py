@@ -110,9 +110,9 @@ def _profiler(options: dict):
     if isinstance(store, (str, os.PathLike)):
         try:
             from agenttrace_whylogs import ProfileStore
-        except ImportError:
+        except ImportError as err:
             raise RuntimeError("agenttrace: profile_store= needs the whylogs integration: "
-                               "pip install -e integrations/whylogs (agenttrace-whylogs)") from None
+                               f"pip install -e integrations/whylogs (agenttrace-whylogs) [{err}]") from None
         window = options.get("profile_window", 3600)
         window = window if isinstance(window, timedelta) else timedelta(seconds=float(window))
         store = ProfileStore(store, window=window, segment_keys=keys)

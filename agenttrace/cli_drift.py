@@ -1,0 +1,346 @@
+"""``agenttrace drift``: compare a baseline window with a current window of trajectory profiles.
+
+Reads the whylogs profile store (written by ``agenttrace.configure(profile_store=...)``) or, when
+there is none, profiles a Phoenix project's spans; runs the drift rules
+(``agenttrace_whylogs.rules``); prints a ranked table; writes JSON and HTML reports; annotates the
+affected traces in Phoenix; and exits 1 when an alert fires (for cron and CI).
+
+Exit status: 0 no finding at or above ``--fail-on``; 1 one (or more) did; 2 bad input (a missing
+or empty store, a window without data, an unknown segment key, Phoenix unreachable) — reported on
+one line starting with ``error:``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, NoReturn, Optional
+
+import click
+
+STORE_ENV = "AGENTTRACE_PROFILE_STORE"
+DEFAULT_STORE = Path(".agenttrace") / "profiles"
+DEFAULT_REPORT_DIR = Path(".agenttrace") / "reports"
+SEVERITY_RANK = {"info": 0, "warning": 1, "alert": 2}
+
+
+class BadInput(Exception):
+    """Something the user has to fix: reported as one ``error:`` line, exit status 2."""
+
+
+def fail(message: str) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    click.get_current_context().exit(2)
+
+
+def warn(message: str) -> None:
+    click.echo(f"warning: {message}", err=True)
+
+
+# --- option parsing ---------------------------------------------------------------------------
+
+
+def parse_time(text: str, option: str) -> datetime:
+    """An ISO date (``2026-11-01``) or date-time (``2026-11-01T12:00``, ``...+02:00``); UTC unless
+    it has an offset."""
+    text = text.strip()
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadInput(f"{option}: {text!r} is not an ISO date or date-time (e.g. 2026-11-01 or "
+                       "2026-11-01T12:00)") from None
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def parse_range(text: Optional[str], option: str) -> Optional[tuple[datetime, datetime]]:
+    """``START..END`` → (start, end), both ISO dates or date-times."""
+    if text is None:
+        return None
+    start, sep, end = text.partition("..")
+    if not sep or not start.strip() or not end.strip():
+        raise BadInput(f"{option}: use START..END with ISO dates or date-times, e.g. 2026-10-01..2026-10-31, "
+                       f"got {text!r}")
+    first, last = parse_time(start, option), parse_time(end, option)
+    if last <= first:
+        raise BadInput(f"{option}: the end {end.strip()} is not after the start {start.strip()}")
+    return first, last
+
+
+def phoenix_url(option: Optional[str]) -> str:
+    """``--phoenix-url``, else ``PHOENIX_COLLECTOR_ENDPOINT``, else the Phoenix started by
+    ``agenttrace phoenix start``, else http://localhost:6006."""
+    if option:
+        return option.rstrip("/")
+    env = os.environ.get("PHOENIX_COLLECTOR_ENDPOINT", "").strip().rstrip("/")
+    if env:
+        return env.removesuffix("/v1/traces")
+    try:
+        from agenttrace_phoenix.server import find_running
+
+        running = find_running()
+    except ImportError:
+        running = None
+    return running.url if running is not None else "http://localhost:6006"
+
+
+# --- the steps --------------------------------------------------------------------------------
+
+
+def _integrations() -> tuple[Any, Any, Any]:
+    try:
+        from agenttrace_whylogs import report, rules, store
+    except ModuleNotFoundError as err:
+        if not (err.name or "").startswith("agenttrace_whylogs"):
+            raise BadInput(f"drift detection needs whylogs: pip install -e integrations/whylogs ({err})") from None
+        raise BadInput("drift detection needs the whylogs integration: pip install -e integrations/whylogs") from None
+    return store, rules, report
+
+
+def _has_profiles(path: Path) -> bool:
+    store_mod, _, _ = _integrations()
+    return path.is_dir() and store_mod.ProfileStore(path).time_range() is not None
+
+
+def open_store(path: Path) -> Any:
+    """The profile store at ``path``; bad input if it is missing or holds no profiles."""
+    store_mod, _, _ = _integrations()
+    if not path.exists():
+        raise BadInput(f"no profile store at {path}: profile your agents with "
+                       f"agenttrace.configure(profile_store={str(path)!r}), point --store (or {STORE_ENV}) at "
+                       "an existing store, or pass --phoenix-project NAME to profile a Phoenix project's spans")
+    if not path.is_dir():
+        raise BadInput(f"--store {path} is a file, not a profile store directory")
+    store = store_mod.ProfileStore(path)
+    if store.time_range() is None:
+        problems = f" ({len(store.problems)} unreadable file(s): {store.problems[0]})" if store.problems else ""
+        raise BadInput(f"the profile store {path} holds no profiles{problems}: run your agents with "
+                       "agenttrace.configure(profile_store=...) first, or pass --phoenix-project NAME to profile "
+                       "a Phoenix project's spans")
+    return store
+
+
+def phoenix_window(times: list[Optional[datetime]], days: list[float]) -> timedelta:
+    """Profile window for profiles built from Phoenix: a day (few profiles: quick to build and
+    read), or an hour when a window boundary asked for is not at midnight UTC."""
+    fine = any(t is not None and (t.hour, t.minute, t.second, t.microsecond) != (0, 0, 0, 0) for t in times)
+    return timedelta(hours=1) if fine or any(not float(d).is_integer() for d in days) else timedelta(days=1)
+
+
+def store_from_phoenix(phoenix: Any, project: str, url: str, root: Path, segment_keys: tuple[str, ...],
+                       progress: bool, window: timedelta = timedelta(hours=1)) -> Any:
+    from agenttrace_phoenix import PhoenixError
+
+    from agenttrace_whylogs.from_phoenix import build_store_from_phoenix
+
+    try:
+        store = build_store_from_phoenix(phoenix, project, root, window=window, segment_keys=segment_keys,
+                                         progress=progress)
+    except PhoenixError as err:
+        raise BadInput(f"{err} (is Phoenix running there? `agenttrace phoenix start`, or pass --phoenix-url)") from None
+    if store.time_range() is None:
+        raise BadInput(f"Phoenix project {project!r} at {url} has no agent runs traced by agenttrace "
+                       "(check the project name in the Phoenix UI)")
+    return store
+
+
+_HINTS = (("unknown segment key", "pass one of those to --segment-key, or leave it out to compare every key"),
+          ("no data in the", "move the windows onto that data with --end, or --baseline/--current START..END"),
+          ("unknown feature", ""))
+
+
+def _with_hint(message: str) -> str:
+    """A rules error, plus what to do about it on the command line."""
+    for start, hint in _HINTS:
+        if start in message and hint:
+            return f"{message} — {hint}"
+    return message
+
+
+def exit_status(findings: list[Any], fail_on: str) -> int:
+    if fail_on == "never":
+        return 0
+    worst = max((SEVERITY_RANK.get(f.severity, 0) for f in findings), default=-1)
+    return 1 if worst >= SEVERITY_RANK[fail_on] else 0
+
+
+# --- the command ------------------------------------------------------------------------------
+
+
+@click.command()
+@click.option("--store", "store_path", type=click.Path(path_type=Path), envvar=STORE_ENV, show_envvar=True,
+              default=str(DEFAULT_STORE), show_default=True,
+              help="Profile store directory, as written by agenttrace.configure(profile_store=...).")
+@click.option("--phoenix-project", metavar="NAME",
+              help="Phoenix project of the traced runs. When the store is missing or empty (or with "
+                   "--from-phoenix) profiles are built from its spans for this run; findings are written back to "
+                   "its traces as annotations (see --annotate).")
+@click.option("--phoenix-url", metavar="URL",
+              help="Phoenix base URL (default: PHOENIX_COLLECTOR_ENDPOINT, else the Phoenix started by "
+                   "`agenttrace phoenix start`, else http://localhost:6006).")
+@click.option("--from-phoenix", is_flag=True,
+              help="Build the profiles from the Phoenix project's spans even if the store has profiles "
+                   "(the store is not modified).")
+@click.option("--end", "end_text", metavar="TIME",
+              help="End of the current window, ISO date or date-time, UTC unless it has an offset (default: the "
+                   "end of the latest profiled window).")
+@click.option("--baseline-days", type=click.FloatRange(min=0, min_open=True), metavar="DAYS", default=30, show_default=True,
+              help="Length of the baseline window, which ends where the current window starts.")
+@click.option("--current-days", type=click.FloatRange(min=0, min_open=True), metavar="DAYS", default=7, show_default=True,
+              help="Length of the current window, which ends at --end.")
+@click.option("--baseline", "baseline_text", metavar="START..END",
+              help="Explicit baseline window (ISO dates or date-times), instead of --baseline-days.")
+@click.option("--current", "current_text", metavar="START..END",
+              help="Explicit current window (ISO dates or date-times), instead of --current-days and --end.")
+@click.option("--segment-key", "segment_keys", multiple=True, metavar="KEY",
+              help="Segment key to compare per value, e.g. segment, agent, prompt_template, client_category, "
+                   "request_model, metadata.<key> (repeatable; default: every key in the store).")
+@click.option("--score-shift", type=click.FloatRange(min=0), metavar="SD", default=0.15, show_default=True,
+              help="Mean-shift threshold of evaluation scores, in standard deviations of the baseline.")
+@click.option("--refusal-abs", type=click.FloatRange(0, 1), metavar="RATE", default=0.005, show_default=True,
+              help="Alert when the current refusal rate is above this absolute rate (0.005 = 0.5%).")
+@click.option("--refusal-audit", type=click.FloatRange(min=0), metavar="REL", default=0.20, show_default=True,
+              help="Relative refusal-rate increase over the baseline that says 'audit the prompt' (0.2 = +20%).")
+@click.option("--refusal-provider", type=click.FloatRange(min=0), metavar="REL", default=0.50, show_default=True,
+              help="Relative refusal-rate increase that says 'check the provider's model updates' (0.5 = +50%).")
+@click.option("--min-rows", type=click.IntRange(min=1), metavar="N", default=30, show_default=True,
+              help="Runs a segment needs in each window to be compared (fewer: skipped, with a note).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the JSON report here (default: .agenttrace/reports/drift-<UTC time>.json).")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the self-contained HTML report here (default: .agenttrace/reports/drift-<UTC time>.html).")
+@click.option("--no-reports", is_flag=True, help="Write neither report file (unless --json/--html name one).")
+@click.option("--annotate/--no-annotate", default=None,
+              help="Write each finding to Phoenix as an annotation on the root spans of the affected runs "
+                   "(default: on when --phoenix-project is given).")
+@click.option("--fail-on", type=click.Choice(["alert", "warning", "never"]), default="alert", show_default=True,
+              help="Exit with status 1 when a finding of this severity (or worse) is found; 'never' always exits 0 "
+                   "on good input. Bad input exits 2.")
+@click.option("--top", type=click.IntRange(min=0), default=30, show_default=True, metavar="N",
+              help="Show the N highest-ranked findings in the terminal (0: all); the reports always have all.")
+@click.option("--no-progress", is_flag=True,
+              help="Show no progress bars (profiling a Phoenix project's spans, drawing the HTML report).")
+def drift(store_path: Path, phoenix_project: Optional[str], phoenix_url: Optional[str], from_phoenix: bool,
+          end_text: Optional[str], baseline_days: float, current_days: float, baseline_text: Optional[str],
+          current_text: Optional[str], segment_keys: tuple[str, ...], score_shift: float, refusal_abs: float,
+          refusal_audit: float, refusal_provider: float, min_rows: int, json_path: Optional[Path],
+          html_path: Optional[Path], no_reports: bool, annotate: Optional[bool], fail_on: str, top: int,
+          no_progress: bool) -> None:
+    """Find drift in your agents' runs: a current window (default: the last 7
+    days) against a baseline (the 30 days before it), overall and per segment,
+    from whylogs profiles of every run.
+
+    Rules: distribution drift of numeric features (whylogs KS / Hellinger),
+    mean shift of evaluation scores, refusal rate (absolute and relative),
+    trajectory shape (tool sequences, route paths, step counts) and model
+    version changes behind one requested model (the alias problem).
+
+    Exit status: 0 when nothing at or above --fail-on was found, 1 when it was,
+    2 on bad input (one line on stderr says what is wrong and what to do).
+
+    \b
+    Examples:
+      agenttrace drift
+      agenttrace drift --phoenix-project support-bot
+      agenttrace drift --current 2026-11-18..2026-11-25 \\
+                       --baseline 2026-10-01..2026-11-01
+    """
+    try:
+        code = run(store_path=store_path, phoenix_project=phoenix_project, phoenix_url_option=phoenix_url,
+                   from_phoenix=from_phoenix, end_text=end_text, baseline_days=baseline_days,
+                   current_days=current_days, baseline_text=baseline_text, current_text=current_text,
+                   segment_keys=segment_keys, score_shift=score_shift, refusal_abs=refusal_abs,
+                   refusal_audit=refusal_audit, refusal_provider=refusal_provider, min_rows=min_rows,
+                   json_path=json_path, html_path=html_path, no_reports=no_reports, annotate=annotate,
+                   fail_on=fail_on, top=top, progress=not no_progress)
+    except BadInput as err:
+        fail(str(err))
+    click.get_current_context().exit(code)
+
+
+def run(*, store_path: Path, phoenix_project: Optional[str], phoenix_url_option: Optional[str], from_phoenix: bool,
+        end_text: Optional[str], baseline_days: float, current_days: float, baseline_text: Optional[str],
+        current_text: Optional[str], segment_keys: tuple[str, ...], score_shift: float, refusal_abs: float,
+        refusal_audit: float, refusal_provider: float, min_rows: int, json_path: Optional[Path],
+        html_path: Optional[Path], no_reports: bool, annotate: Optional[bool], fail_on: str, top: int = 30,
+        progress: bool = True) -> int:
+    end = parse_time(end_text, "--end") if end_text else None
+    baseline = parse_range(baseline_text, "--baseline")
+    current = parse_range(current_text, "--current")
+    if from_phoenix and not phoenix_project:
+        raise BadInput("--from-phoenix needs --phoenix-project NAME")
+    if annotate and not phoenix_project:
+        raise BadInput("--annotate needs --phoenix-project NAME (the project whose traces get the annotations)")
+    annotate = bool(phoenix_project) if annotate is None else annotate
+    _, rules, report = _integrations()
+
+    phoenix = url = None
+    if phoenix_project:
+        url = phoenix_url(phoenix_url_option)
+        try:
+            from agenttrace_phoenix import PhoenixStore
+        except ModuleNotFoundError:
+            raise BadInput("--phoenix-project needs the Phoenix integration: pip install -e integrations/phoenix") from None
+        phoenix = PhoenixStore(url)
+
+    with tempfile.TemporaryDirectory(prefix="agenttrace-drift-") as scratch:
+        if phoenix_project and (from_phoenix or not _has_profiles(store_path)):
+            from agenttrace.trajectory import DEFAULT_SEGMENT_KEYS
+
+            keys = tuple(dict.fromkeys([*DEFAULT_SEGMENT_KEYS, *segment_keys]))
+            why = "" if from_phoenix else f" (no profiles at {store_path})"
+            click.echo(f"profiling the runs of Phoenix project {phoenix_project!r} at {url}{why}")
+            window = phoenix_window([end, *(baseline or ()), *(current or ())], [baseline_days, current_days])
+            store = store_from_phoenix(phoenix, phoenix_project, url, Path(scratch) / "profiles", keys, progress,
+                                       window)
+        else:
+            store = open_store(store_path)
+
+        config = rules.DriftConfig(baseline=timedelta(days=baseline_days), current=timedelta(days=current_days),
+                                   score_shift_sd=score_shift, refusal_abs=refusal_abs, refusal_audit_rel=refusal_audit,
+                                   refusal_provider_rel=refusal_provider, min_rows=min_rows,
+                                   segment_keys=list(segment_keys) or None)
+        try:
+            result = rules.detect(store, end=end, config=config, baseline=baseline, current=current)
+        except rules.DriftError as err:
+            raise BadInput(_with_hint(str(err))) from None
+
+        report.print_table(result, limit=top)
+        reported = len(store.problems)
+        for problem in store.problems:  # damaged files: skipped, the rest was read
+            warn(f"skipped a damaged profile file: {problem}")
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        if json_path is None and not no_reports:
+            json_path = DEFAULT_REPORT_DIR / f"drift-{stamp}.json"
+        if html_path is None and not no_reports:
+            html_path = DEFAULT_REPORT_DIR / f"drift-{stamp}.html"
+        try:
+            if json_path is not None:
+                click.echo(f"JSON report: {report.to_json(result, json_path)}")
+            if html_path is not None:
+                click.echo(f"HTML report: {report.to_html(result, store, html_path, progress=progress)}")
+        except OSError as err:
+            raise BadInput(f"cannot write the report: {err}") from None
+
+        if annotate and result.findings:
+            import httpx
+            from agenttrace_phoenix import PhoenixError
+            from agenttrace_phoenix.annotations import annotate_findings
+
+            bar = report.progress_bar(progress, desc="annotating the affected runs in Phoenix", unit=" spans")
+            try:
+                count = annotate_findings(phoenix, phoenix_project, result.findings,
+                                          segment_keys=tuple(store.segments()),
+                                          on_span=(lambda _: bar.update()) if bar is not None else None)
+            except (PhoenixError, httpx.HTTPError) as err:
+                raise BadInput(f"writing the findings to Phoenix at {url} failed: {err}") from None
+            finally:
+                if bar is not None:
+                    bar.close()
+            names = list(dict.fromkeys(f.annotation for f in result.findings))
+            click.echo(f"Phoenix: {count} annotation(s) on the root spans of the affected runs of {phoenix_project!r}; "
+                       "filter them in the UI with " + " or ".join(f"annotations['{n}']" for n in names))
+        for problem in store.problems[reported:]:  # found while drawing the report
+            warn(f"skipped a damaged profile file: {problem}")
+    return exit_status(result.findings, fail_on)
