@@ -145,7 +145,7 @@ class TrajectoryProcessor(SpanProcessor):
                     self._expire(now)
                     self._emit(force=True)
                 if now - last_flush >= self.flush_interval:
-                    self._sink_flush()
+                    self._sink_flush(closed_only=True)
                     last_flush = now
             except Exception:  # noqa: BLE001 - the worker must survive anything
                 logger.warning("agenttrace: trajectory profiling failed for a span (continuing)", exc_info=True)
@@ -196,8 +196,14 @@ class TrajectoryProcessor(SpanProcessor):
         self.sink.write(batch)
         self.rows += len(batch)
 
-    def _sink_flush(self) -> None:
+    def _sink_flush(self, closed_only: bool = False) -> None:
+        """Persist profiles: periodically only the windows that are over (when the sink can tell,
+        so an open window is not written again every interval), everything on an explicit flush."""
         try:
-            self.sink.flush()
+            closed = getattr(self.sink, "flush_closed", None)
+            if closed_only and closed is not None:
+                closed()
+            else:
+                self.sink.flush()
         except Exception:  # noqa: BLE001
             logger.warning("agenttrace: writing profiles failed (will retry at the next flush)", exc_info=True)

@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# The main job: install agenttrace (+ the LangKit metrics and the Phoenix integration) into .venv,
-# start a local Arize Phoenix (its own venv, data in .agenttrace/phoenix; skipped when
+# The main job: install agenttrace (+ the LangKit metrics, whylogs drift and Phoenix integrations) into
+# .venv, start a local Arize Phoenix (its own venv, data in .agenttrace/phoenix; skipped when
 # PHOENIX_COLLECTOR_ENDPOINT or OTEL_EXPORTER_OTLP_* names a server), run the marketing demo agents
-# against it, and print the Phoenix URL and a summary. Extra arguments go to `agenttrace demo`.
+# against it over 37 simulated days (a silent model update 5 days before the end), print the Phoenix
+# URL and a summary, then run `agenttrace drift` on the trajectory profiles the demo wrote: a ranked
+# table, JSON + HTML reports, and the findings as annotations in Phoenix.
+# Extra arguments go to `agenttrace demo`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . .ci/venv.sh demo with-metrics
 agenttrace phoenix start
 agenttrace demo "$@"
 echo
-echo "Phoenix keeps running; stop it with: .venv/bin/agenttrace phoenix stop"
+echo "==> agenttrace drift: the last 7 simulated days against the 30 before"
+agenttrace drift --phoenix-project agenttrace-demo --fail-on never --top 12
+echo
+echo "Phoenix keeps running at $(agenttrace phoenix url 2>/dev/null || echo 'the URL above'); stop it with: .venv/bin/agenttrace phoenix stop"

@@ -127,19 +127,31 @@ def test_trajectory_shape_tool_sequences_and_routes(tmp_path):
 def test_model_version_change_with_first_seen(tmp_path):
     switch = MID + timedelta(hours=13)
     current = generate(3000, MID, END, 10_001, new_model_at=switch)
+    # a fingerprint-only change for gpt-4o-mini in the last 100 of its rows, and a model the baseline never asked for
+    mini = [t for t in current if t.features["request_model"] == "gpt-4o-mini"][-100:]
+    for t in mini:
+        t.features["fingerprint"] = "fp_new_mini"
+        t.features["model_version"] = f"gpt-4o-mini → {t.features['response_model']} (fp_new_mini)"
+    for t in current[-5:]:
+        t.features["model_version"] = "o3-mini → o3-mini-2025-01-31 (fp_o3)"
     with ProfileStore(tmp_path / "s", window=DAY) as store:
         store.write(generate(6000, START, MID, 1))
         store.write(current)
     result = detect(ProfileStore(tmp_path / "s"), config=CONFIG)
-    (finding,) = [f for f in result.findings if f.rule == "model_version_change"]
+    events = {f.current["request_model"]: f for f in result.findings if f.rule == "model_version_change"}
+    assert set(events) == {"gpt-4o", "gpt-4o-mini", "o3-mini"}
+    finding = events["gpt-4o"]
     assert finding.severity == "alert" and finding.segment == ("*", "*") and finding.annotation == "model_version_change"
     req, resp, fp = NEW_MODEL
-    assert finding.current["value"] == f"{req} → {resp} ({fp})"
-    assert finding.current["request_model"] == req and "new response model" in finding.message
+    assert finding.current["value"] == f"{req} → {resp} ({fp})" and "new response model" in finding.message
     first = min(t.end_time for t in current if t.features["response_model"] == resp)
     assert finding.first_seen is not None and abs(finding.first_seen.timestamp() - first) < 1e-3  # exact, not the window start
     assert abs(finding.current["share"] - 35 / 48) < 0.05  # 35 of the 48 current hours on the new version
     assert finding.current["segments"]["request_model=gpt-4o"] == finding.current["rows"]
+    assert events["gpt-4o-mini"].severity == "alert" and "new fingerprint" in events["gpt-4o-mini"].message
+    assert abs(events["gpt-4o-mini"].first_seen.timestamp() - mini[0].end_time) < 1e-3
+    assert events["o3-mini"].severity == "info"  # a new alias, not a silent change of a known one
+    assert result.findings.index(finding) < result.findings.index(events["gpt-4o-mini"])  # ranked by the share of traffic
     json.dumps(result.to_dict())  # JSON-ready
 
 

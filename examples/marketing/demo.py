@@ -123,7 +123,8 @@ def _pipeline(project: str, target: Optional[Target], span_exporter: Optional[Sp
         project=project, tracer_provider=tracer_provider, span_exporter=span_exporter, capture_content=capture_content,
         endpoint=target.endpoint if target else None, protocol=target.protocol if target else None,
         profiles=profiles, set_global=False, export_timeout=10 if up else 1, clock=clock,
-        profile_store=str(profile_store) if profile_store is not None else None)
+        profile_store=str(profile_store) if profile_store is not None else None,
+        profile_window=86_400 if clock is not None else 3_600)  # simulated traffic is sparse: daily profiles
     return telemetry, tally
 
 

@@ -8,6 +8,11 @@
 Import this package only where whylogs is installed (it needs numpy<2); agenttrace's core does not depend on it.
 """
 
+import logging
+
+# whylogs logs a warning per histogram of a near-constant column (float32 bin edges); it is noise here
+logging.getLogger("whylogs.viz.utils.quantile_stats").setLevel(logging.ERROR)
+
 from .rules import DriftConfig, DriftError, DriftResult, Finding, detect
 from .store import OVERALL, ProfileStore
 
