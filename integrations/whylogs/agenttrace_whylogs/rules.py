@@ -375,13 +375,21 @@ class _Detector:
         return self.cfg.features is None or feature in self.cfg.features
 
     # numeric features (KS, or rates for 0/1 features) -------------------------------------
-    def numeric(self, rule: str, seg, feature: str, base_col, cur_col) -> None:
-        cfg = self.cfg
+    def _enough(self, feature: str, base_col, cur_col) -> Optional[tuple[dict, dict]]:
+        """Both sides' numeric stats, or None (counted as sparse) when a side has < min_rows values."""
         bs, cs = _numeric_stats(base_col), _numeric_stats(cur_col)
-        if bs["n"] < cfg.min_rows or cs["n"] < cfg.min_rows:
+        if bs["n"] < self.cfg.min_rows or cs["n"] < self.cfg.min_rows:
             if bs["n"] or cs["n"]:
                 self.sparse[feature] = self.sparse.get(feature, 0) + 1
+            return None
+        return bs, cs
+
+    def numeric(self, rule: str, seg, feature: str, base_col, cur_col) -> None:
+        cfg = self.cfg
+        stats = self._enough(feature, base_col, cur_col)
+        if stats is None:
             return
+        bs, cs = stats
         if _is_binary(base_col, cur_col):
             self.rate(rule, seg, feature, base_col, cur_col, bs, cs)
             return
@@ -448,11 +456,10 @@ class _Detector:
     # score shift ------------------------------------------------------------------------
     def score_shift(self, seg, feature: str, base_col, cur_col) -> None:
         cfg = self.cfg
-        bs, cs = _numeric_stats(base_col), _numeric_stats(cur_col)
-        if bs["n"] < cfg.min_rows or cs["n"] < cfg.min_rows:
-            if bs["n"] or cs["n"]:
-                self.sparse[feature] = self.sparse.get(feature, 0) + 1
+        stats = self._enough(feature, base_col, cur_col)
+        if stats is None:
             return
+        bs, cs = stats
         sd_b, sd_c = bs["stddev"], cs["stddev"]
         diff = cs["mean"] - bs["mean"]
         se = math.sqrt(sd_b ** 2 / bs["n"] + sd_c ** 2 / cs["n"])
