@@ -23,7 +23,7 @@ import agenttrace
 from agenttrace.cli import main
 from agenttrace.testing import ScriptedChatModel
 from agenttrace_phoenix.annotations import annotate_findings
-from agenttrace_phoenix.trajectories import iter_spans, iter_trajectories
+from agenttrace_phoenix.trajectories import iter_trajectories
 from agenttrace_whylogs.from_phoenix import build_store_from_phoenix
 from agenttrace_whylogs.rules import Finding
 from conftest import ask, build_agent, support_reply
@@ -110,11 +110,11 @@ def small_project(phoenix_server, phoenix_store):
 
 def test_spans_are_read_in_start_order_page_by_page(phoenix_store, small_project):
     project, _ = small_project
-    paged = list(iter_spans(phoenix_store, project, page_size=7))
+    paged = list(phoenix_store.iter_spans(project, page_size=7))
     assert len(paged) == len(phoenix_store.spans(project)) > 7
     starts = [s["start_time"] for s in paged]
     assert starts == sorted(starts)
-    assert list(iter_spans(phoenix_store, "no-such-project")) == []
+    assert list(phoenix_store.iter_spans("no-such-project")) == []
 
 
 def test_trajectories_from_phoenix_equal_the_live_ones(phoenix_store, small_project):

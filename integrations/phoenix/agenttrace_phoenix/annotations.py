@@ -30,7 +30,8 @@ from typing import Any, Callable, Iterable, Optional, Sequence
 
 from agenttrace.trajectory import DEFAULT_SEGMENT_KEYS, Trajectory
 
-from .trajectories import DEFAULT_LOOKBACK, iter_trajectories, utc
+from .store import utc
+from .trajectories import DEFAULT_LOOKBACK, iter_trajectories
 
 OVERALL = "*"
 CHUNK = 500            # annotations per write request

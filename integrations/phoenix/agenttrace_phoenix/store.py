@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from datetime import datetime
-from typing import Any, Iterable, Literal, Mapping, Optional
+from datetime import datetime, timezone
+from typing import Any, Iterable, Iterator, Literal, Mapping, Optional
 
 import httpx
 from phoenix.client import Client
@@ -32,6 +32,14 @@ from .server import PhoenixError
 
 AnnotatorKind = Literal["LLM", "CODE", "HUMAN"]
 _BATCH = 500  # annotations per write request, ids per read request
+PAGE_SIZE = 1000  # Phoenix's maximum page size for span reads
+
+
+def utc(value: Optional[datetime]) -> Optional[datetime]:
+    """``value`` as an aware UTC datetime (a naive one is taken to be UTC)."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
 class PhoenixStore:
@@ -55,6 +63,34 @@ class PhoenixStore:
             if err.response.status_code == 404:
                 return []
             raise PhoenixError(f"reading spans of project {project!r} failed: {_detail(err)}") from None
+
+    def iter_spans(self, project: str, *, start: Optional[datetime] = None, end: Optional[datetime] = None,
+                   page_size: int = PAGE_SIZE) -> Iterator[dict]:
+        """Every span of ``project`` that started in ``[start, end)``, in start-time order, read one
+        page at a time (REST ``GET /v1/projects/{project}/spans?sort=start_time``), so a whole
+        project never has to fit in memory. A project without spans gives nothing; other HTTP
+        failures raise :class:`PhoenixError`."""
+        params: dict[str, Any] = {"limit": page_size, "sort": "start_time", "order": "asc"}
+        if start is not None:
+            params["start_time"] = utc(start).isoformat()
+        if end is not None:
+            params["end_time"] = utc(end).isoformat()
+        while True:
+            try:
+                # the client's own httpx.Client: base URL and auth headers already applied
+                response = self.client._client.get(f"v1/projects/{project}/spans", params=params)
+            except httpx.HTTPError as err:
+                raise PhoenixError(f"cannot reach Phoenix at {self.base_url}: {err}") from None
+            if response.status_code == 404:
+                return
+            if response.is_error:
+                raise PhoenixError(f"reading spans of project {project!r} failed: "
+                                   f"HTTP {response.status_code}: {response.text.strip()[:300]}")
+            body = response.json()
+            yield from body["data"]
+            if not body.get("next_cursor"):
+                return
+            params["cursor"] = body["next_cursor"]
 
     def wait_for_spans(self, project: str, count: int, timeout: float = 60.0, *,
                        start: Optional[datetime] = None) -> list[dict]:

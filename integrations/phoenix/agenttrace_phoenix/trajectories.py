@@ -1,7 +1,6 @@
-"""Read a Phoenix project's spans page by page and turn them into trajectories (one per agent run).
+"""Turn a Phoenix project's spans into trajectories (one per agent run), streaming.
 
-Spans are read in start-time order (REST ``GET /v1/projects/{project}/spans?sort=start_time``,
-1,000 per request) and a trace is turned into trajectories as soon as it is complete: once the
+Spans are read in start-time order (:meth:`.store.PhoenixStore.iter_spans`, 1,000 per request) and a trace is turned into trajectories as soon as it is complete: once the
 reader has passed the end of every span seen in that trace, no later span can belong to it
 (a child starts before its parent ends). So memory holds only the traces in flight, not the
 project.
@@ -16,7 +15,7 @@ read is recognised (its top span's parent is stored in Phoenix) and dropped.
 from __future__ import annotations
 
 import heapq
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Callable, Iterator, Optional, Sequence
 
 import httpx
@@ -24,43 +23,9 @@ import httpx
 from agenttrace.trajectory import DEFAULT_SEGMENT_KEYS, SpanRecord, Trajectory, record_from_phoenix, trajectories
 
 from .server import PhoenixError
+from .store import utc
 
-PAGE_SIZE = 1000  # Phoenix's maximum page size for span reads
 DEFAULT_LOOKBACK = timedelta(hours=1)
-
-
-def utc(value: Optional[datetime]) -> Optional[datetime]:
-    """``value`` as an aware UTC datetime (a naive one is taken to be UTC)."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
-
-
-def iter_spans(phoenix_store: Any, project: str, *, start: Optional[datetime] = None, end: Optional[datetime] = None,
-               page_size: int = PAGE_SIZE) -> Iterator[dict]:
-    """Every span of ``project`` that started in ``[start, end)``, in start-time order, read one page
-    at a time. A project without spans gives nothing; other HTTP failures raise :class:`PhoenixError`."""
-    params: dict[str, Any] = {"limit": page_size, "sort": "start_time", "order": "asc"}
-    if start is not None:
-        params["start_time"] = utc(start).isoformat()
-    if end is not None:
-        params["end_time"] = utc(end).isoformat()
-    while True:
-        try:
-            # the client's own httpx.Client: base URL and auth headers already applied
-            response = phoenix_store.client._client.get(f"v1/projects/{project}/spans", params=params)
-        except httpx.HTTPError as err:
-            raise PhoenixError(f"cannot reach Phoenix at {phoenix_store.base_url}: {err}") from None
-        if response.status_code == 404:
-            return
-        if response.is_error:
-            raise PhoenixError(f"reading spans of project {project!r} failed: "
-                               f"HTTP {response.status_code}: {response.text.strip()[:300]}")
-        body = response.json()
-        yield from body["data"]
-        if not body.get("next_cursor"):
-            return
-        params["cursor"] = body["next_cursor"]
 
 
 def iter_trajectories(phoenix_store: Any, project: str, *, start: Optional[datetime] = None,
@@ -93,7 +58,7 @@ def iter_trajectories(phoenix_store: Any, project: str, *, start: Optional[datet
         yield from (t for t, parent in found if parent is None or parent not in stored)
 
     first = start - lookback if start is not None else None
-    for span in iter_spans(phoenix_store, project, start=first, end=end):
+    for span in phoenix_store.iter_spans(project, start=first, end=end):
         if on_span is not None:
             on_span(span)
         record = record_from_phoenix(span)
