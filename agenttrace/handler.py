@@ -23,6 +23,8 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from . import extract as ex
+from . import openinference as oi
+from . import openinference_llm as oi_llm
 from . import semconv as sc
 from ._version import __version__
 from .content import ContentPolicy, Redactor, to_text
@@ -129,11 +131,7 @@ class CallbackHandler(BaseCallbackHandler):
     ) -> RunState:
         if parent is None:
             parent = self.runs.get(parent_run_id)
-        conversation = ex.session_id(metadata) or (parent.conversation_id if parent else None)
-        if conversation:
-            attrs[sc.CONVERSATION_ID] = conversation
-            attrs[sc.OI_SESSION_ID] = conversation
-        ex.labels(attrs, tags, metadata)
+        conversation = oi.labels(attrs, self.content, tags, metadata, parent.conversation_id if parent else None)
         attrs[sc.RUN_ID] = str(run_id)
         if parent is not None:
             ctx = trace.set_span_in_context(parent.span)
@@ -259,17 +257,17 @@ class CallbackHandler(BaseCallbackHandler):
             attrs.update({sc.OPERATION: op, sc.AGENT_NAME: name, sc.OI_SPAN_KIND: "AGENT"})
         elif parent_run_id is None:
             op, span_name = sc.OP_INVOKE_WORKFLOW, f"{sc.OP_INVOKE_WORKFLOW} {name}"
-            attrs.update({sc.OPERATION: op, sc.WORKFLOW_NAME: name, sc.OI_SPAN_KIND: "CHAIN"})
+            attrs.update({sc.OPERATION: op, sc.WORKFLOW_NAME: name, sc.OI_SPAN_KIND: oi.chain_kind(kwargs)})
         else:
             op, span_name = None, name
-            attrs[sc.OI_SPAN_KIND] = "CHAIN"
+            attrs[sc.OI_SPAN_KIND] = oi.chain_kind(kwargs)
         if node is not None:
             attrs[sc.GRAPH_NODE] = str(node)
             attrs[sc.GRAPH_STEP] = graph_step
             triggers = metadata.get("langgraph_triggers")
             if isinstance(triggers, (list, tuple)):
                 attrs[sc.GRAPH_TRIGGERS] = [str(t) for t in triggers]
-        self.content.put(attrs, sc.OI_INPUT_VALUE, inputs)
+        oi.chain_input(attrs, self.content, inputs, serialized)
         state = self._start(run_id, parent_run_id, "chain", name, span_name, SpanKind.INTERNAL, attrs, tags, metadata, parent)
         state.operation = op
         state.is_agent = is_agent
@@ -291,7 +289,7 @@ class CallbackHandler(BaseCallbackHandler):
         if state is None:
             return
         attrs: dict = {}
-        self.content.put(attrs, sc.OI_OUTPUT_VALUE, outputs)
+        oi.chain_output(attrs, self.content, outputs, kwargs.get("inputs"))
         parent = state.parent
         if parent is not None and parent.node is not None and state.node is None and (state.seq_step or 0) >= 2:
             targets = _route_targets(outputs)  # a conditional edge's routing function
@@ -324,18 +322,19 @@ class CallbackHandler(BaseCallbackHandler):
         prov = ex.provider(invocation, metadata)
         name = ex.run_name(serialized, kwargs, str(invocation.get("_type") or operation))
         parent = self.runs.get(parent_run_id)
-        attrs: dict = {sc.OPERATION: operation, sc.PROVIDER: prov, sc.OI_SPAN_KIND: "LLM", sc.OI_LLM_PROVIDER: prov}
+        attrs: dict = {sc.OPERATION: operation, sc.PROVIDER: prov, sc.OI_SPAN_KIND: "LLM"}
         if model:
             attrs[sc.REQUEST_MODEL] = model
             attrs[sc.OI_LLM_MODEL] = model
         ex.request_params(attrs, invocation, metadata)
+        oi_llm.llm_request(attrs, invocation, metadata)
         self._number_attempt(parent, name, tags, attrs)
         if self.content.capture:
             if messages is not None:
                 ex.input_messages(attrs, self.content, messages)
             elif prompts:
                 self.content.put(attrs, sc.INPUT_MESSAGES, [{"role": "user", "parts": [{"type": "text", "content": p}]} for p in prompts[:1]])
-                self.content.put(attrs, sc.OI_INPUT_VALUE, prompts[0] if len(prompts) == 1 else prompts)
+            oi_llm.llm_input(attrs, self.content, messages, prompts)
         span_name = f"{operation} {model}" if model else operation
         state = self._start(run_id, parent_run_id, "llm", name, span_name, SpanKind.CLIENT, attrs, tags, metadata, parent)
         state.operation = operation
@@ -367,6 +366,7 @@ class CallbackHandler(BaseCallbackHandler):
             return
         attrs: dict = {}
         ex.llm_response(attrs, self.content, response, state.provider)
+        oi_llm.llm_output(attrs, self.content, response)
         if state.first_chunk_at is not None:
             attrs[sc.RESPONSE_TIME_TO_FIRST_CHUNK] = state.first_chunk_at - state.started
             attrs[sc.STREAMED_CHUNKS] = state.chunks
@@ -416,7 +416,7 @@ class CallbackHandler(BaseCallbackHandler):
         if self.content.capture:
             args = inputs if inputs is not None else input_str
             self.content.put(attrs, sc.TOOL_CALL_ARGUMENTS, args)
-            self.content.put(attrs, sc.OI_INPUT_VALUE, args)
+            oi.tool_input(attrs, self.content, input_str, inputs)
         state = self._start(run_id, parent_run_id, "tool", name, f"{sc.OP_EXECUTE_TOOL} {name}", SpanKind.INTERNAL, attrs, tags, metadata, parent)
         state.operation = sc.OP_EXECUTE_TOOL
         if self.metrics is not None:
@@ -430,6 +430,7 @@ class CallbackHandler(BaseCallbackHandler):
             return
         attrs: dict = {}
         failure = ex.tool_output(attrs, self.content, output)
+        oi.tool_output(attrs, self.content, output)
         if failure is not None:
             attrs[sc.ERROR_TYPE] = failure
             state.span.set_status(Status(StatusCode.ERROR, "tool returned an error message"))
@@ -450,7 +451,7 @@ class CallbackHandler(BaseCallbackHandler):
         attrs: dict = {sc.OPERATION: sc.OP_RETRIEVAL, sc.DATA_SOURCE_ID: source, sc.OI_SPAN_KIND: "RETRIEVER"}
         self._number_attempt(self.runs.get(parent_run_id), name, tags, attrs)
         self.content.put(attrs, sc.RETRIEVAL_QUERY_TEXT, query)
-        self.content.put(attrs, sc.OI_INPUT_VALUE, query)
+        oi.retriever_input(attrs, self.content, query)
         state = self._start(run_id, parent_run_id, "retriever", name, f"{sc.OP_RETRIEVAL} {source}", SpanKind.CLIENT, attrs, tags, metadata)
         state.operation = sc.OP_RETRIEVAL
 
@@ -461,6 +462,7 @@ class CallbackHandler(BaseCallbackHandler):
             return
         attrs: dict = {}
         ex.documents(attrs, self.content, documents)
+        oi.retriever_output(attrs, self.content, documents)
         self._finish(state, attrs)
 
     @_guard
