@@ -257,6 +257,15 @@ def main(argv: Optional[list[str]] = None) -> int:
         for agent, span, so, st in result.status_other:
             print(f"  status {agent} / {span}: agenttrace {so}, OpenInference {st}")
         print()
+    print("allowed differences (docs/attributes.md):")
+    for key, (_, reason) in ALLOWED.items():
+        if not key.startswith("llm.input_messages") or key.endswith(".role"):
+            print(f"  {key if not key.startswith('llm.input_messages') else 'llm.input_messages.*'}: {reason}")
+    print("  status: OpenInference sets OK on success; agenttrace leaves it UNSET, as the OTel spec asks of "
+          "instrumentation libraries")
+    print("  metadata: compared without LangChain's bookkeeping keys (ls_*, langgraph_*, checkpoint_*, ...), which "
+          "agenttrace leaves out; a span whose metadata is only bookkeeping counts as equal when agenttrace omits the key")
+    print()
     print(summary(result))
     missing, different = result.failures()
     return 0 if missing == 0 and different == 0 else 1

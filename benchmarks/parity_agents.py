@@ -13,6 +13,7 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate, PromptTemplate
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.tools import tool
+from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from agenttrace.testing import ScriptedChatModel
 
@@ -105,7 +106,8 @@ def agent_executor(callbacks: list) -> Any:
 
 def prompt_chain(callbacks: list) -> Any:
     prompt = ChatPromptTemplate.from_messages([("system", "Answer as a {persona}."), ("human", "{question}")])
-    chain = prompt | ScriptedChatModel(model="gpt-4o-mini", replies=["Paris."]) | StrOutputParser()
+    model = ScriptedChatModel(model="gpt-4o-mini", replies=["Paris."]).bind(tools=[convert_to_openai_tool(get_weather)])
+    chain = prompt | model | StrOutputParser()
     return chain.invoke({"persona": "geographer", "question": "Capital of France?"}, config={"callbacks": callbacks})
 
 
@@ -146,6 +148,7 @@ def multipart_message(callbacks: list) -> Any:
 def usage_details(callbacks: list) -> Any:
     reply = AIMessage(
         content="Cached answer.",
+        additional_kwargs={"function_call": {"name": "lookup", "arguments": '{"q": "cache"}'}},  # a legacy function call
         response_metadata={"finish_reason": "stop", "model_name": "gpt-4o-2024-08-06"},
         usage_metadata={"input_tokens": 120, "output_tokens": 40, "total_tokens": 160,
                         "input_token_details": {"cache_read": 100, "audio": 4},
