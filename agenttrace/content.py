@@ -72,7 +72,9 @@ def to_text(obj: Any) -> str:
 
 
 def clean_str(text: str) -> str:
-    """Strip lone surrogates, which protobuf refuses to encode."""
+    """Replace lone surrogates, which protobuf refuses to encode (one would drop a whole batch)."""
+    if text.isascii():
+        return text
     try:
         text.encode("utf-8")
         return text
@@ -80,8 +82,23 @@ def clean_str(text: str) -> str:
         return text.encode("utf-8", errors="replace").decode("utf-8")
 
 
+#: Attributes whose values agenttrace itself chooses from a closed set: never user data, never redacted.
+STRUCTURAL = frozenset({
+    sc.OPERATION, sc.OI_SPAN_KIND, sc.PROVIDER, sc.OI_LLM_PROVIDER, sc.OI_INPUT_MIME, sc.OI_OUTPUT_MIME,
+    sc.TOOL_TYPE, sc.RUN_ID, sc.ERROR_TYPE, "exception.type",
+})
+
+
 @dataclass
 class ContentPolicy:
+    """Content capture on/off, the user's redaction hook, and the length cap.
+
+    ``put`` adds a content value (only when capture is on); ``finalize`` is applied to every
+    attribute dict before it reaches a span — span start, span end, events — so that *every*
+    exported string, content or not (tool descriptions, metadata, tags, thread ids, names, error
+    text), passes the redaction hook, is cut to ``max_length`` and is valid UTF-8.
+    """
+
     capture: bool = False
     redact: Optional[Redactor] = None
     max_length: int = 32_000
@@ -95,21 +112,48 @@ class ContentPolicy:
         )
 
     def put(self, attrs: dict, key: str, value: Any, *, as_json: bool = True) -> None:
-        """Add a content attribute if capture is on: serialised, redacted, truncated."""
+        """Add a content attribute if capture is on (serialised; ``finalize`` redacts and cuts it)."""
         if not self.capture or value is None:
             return
-        text = to_json(value) if as_json and not isinstance(value, str) else to_text(value)
-        if self.redact is not None:
+        attrs[key] = to_json(value) if as_json and not isinstance(value, str) else to_text(value)
+
+    def text(self, key: str, text: str, flags: Optional[dict] = None) -> Optional[str]:
+        """One exported string: redacted, cut, valid UTF-8; None when the redactor failed or dropped it."""
+        if self.redact is not None and key not in STRUCTURAL:
             try:
                 text = self.redact(key, text)
             except Exception:  # noqa: BLE001 - privacy first: a failing redactor drops the value
-                attrs[sc.REDACTION_FAILED] = True
+                if flags is not None:
+                    flags[sc.REDACTION_FAILED] = True
                 logger.debug("agenttrace: redaction hook failed for %s; value dropped", key, exc_info=True)
-                return
+                return None
             if text is None:
-                return
+                return None
             text = to_text(text)
         if len(text) > self.max_length:
             text = text[: self.max_length]
-            attrs[sc.CONTENT_TRUNCATED] = True
-        attrs[key] = clean_str(text)
+            if flags is not None:
+                flags[sc.CONTENT_TRUNCATED] = True
+        return clean_str(text)
+
+    def finalize(self, attrs: dict) -> dict:
+        """Pass every string value (and every string in a list value) of ``attrs`` through :meth:`text`."""
+        flags: dict = {}
+        for key in list(attrs):
+            value = attrs[key]
+            if isinstance(value, str):
+                out = self.text(key, value, flags)
+                if out is None:
+                    del attrs[key]
+                else:
+                    attrs[key] = out
+            elif isinstance(value, (list, tuple)) and value and isinstance(value[0], str):
+                cleaned = [self.text(key, v, flags) if isinstance(v, str) else v for v in value]
+                attrs[key] = [v for v in cleaned if v is not None]
+        attrs.update(flags)
+        return attrs
+
+    def name(self, span_name: str, fallback: str) -> str:
+        """A span name: redacted like any value (key ``span.name``); the operation alone if dropped."""
+        out = self.text("span.name", span_name)
+        return out if out is not None else fallback

@@ -6,6 +6,7 @@ safety net, and each is written so that a missing or odd field just yields fewer
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
@@ -201,6 +202,20 @@ def _first(*values: Any) -> Any:
     return None
 
 
+def _is_count(value: Any) -> bool:
+    """A token count worth exporting: a finite, non-negative number (NaN / inf / bool are not)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
+
+
+def output_type(attrs: dict, invocation: Mapping[str, Any], options: Optional[Mapping[str, Any]]) -> None:
+    """``gen_ai.output.type = json`` when the request asks for JSON or structured output
+    (``response_format``, ``with_structured_output``)."""
+    fmt = invocation.get("response_format")
+    structured = (options or {}).get("ls_structured_output_format") if isinstance(options, Mapping) else None
+    if structured or invocation.get("ls_structured_output_format") or (fmt is not None and fmt != {"type": "text"}):
+        attrs[sc.OUTPUT_TYPE] = sc.OUTPUT_TYPE_JSON
+
+
 def llm_response(attrs: dict, policy: ContentPolicy, response: Any, provider_name: Optional[str] = None) -> None:
     """``LLMResult`` → response model/id/fingerprint, finish reasons, token usage, output content."""
     llm_output = getattr(response, "llm_output", None) or {}
@@ -246,7 +261,7 @@ def llm_response(attrs: dict, policy: ContentPolicy, response: Any, provider_nam
             input_tokens = _first(legacy.get("prompt_tokens"), legacy.get("input_tokens"))
             output_tokens = _first(legacy.get("completion_tokens"), legacy.get("output_tokens"))
     for attr, value in ((sc.USAGE_INPUT_TOKENS, input_tokens), (sc.USAGE_OUTPUT_TOKENS, output_tokens)):
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if _is_count(value):
             attrs[attr] = int(value)
     details_in = usage.get("input_token_details") or {}
     details_out = usage.get("output_token_details") or {}
@@ -255,8 +270,8 @@ def llm_response(attrs: dict, policy: ContentPolicy, response: Any, provider_nam
         (sc.USAGE_CACHE_CREATION_INPUT_TOKENS, details_in.get("cache_creation")),
         (sc.USAGE_REASONING_OUTPUT_TOKENS, details_out.get("reasoning")),
     ):
-        if isinstance(value, int):
-            attrs[attr] = value
+        if _is_count(value):
+            attrs[attr] = int(value)
 
     if policy.capture:
         outputs = []

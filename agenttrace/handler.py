@@ -1,12 +1,13 @@
 """The LangChain/LangGraph callback handler: callbacks in, OpenTelemetry spans out.
 
 The agent's thread does the minimum here: look up the parent, build a handful of attributes,
-start or end a span. Parents come from LangChain's own run tree (``parent_run_id``), never from
-whatever OTel context happens to be current, so concurrent runs, thread pools and asyncio tasks
-cannot cross-wire. While a run is open its span is also made the current OTel context, so spans
-of other instrumentations (httpx, database clients, user code) started inside a tool, node or
-model call nest under it. Every callback is wrapped: an exception in here is logged once and
-swallowed, never raised into the agent.
+start or end a span (:mod:`agenttrace.lifecycle`). Parents come from LangChain's own run tree
+(``parent_run_id``), never from whatever OTel context happens to be current, so concurrent runs,
+thread pools and asyncio tasks cannot cross-wire. What a chain *is* (graph, agent, workflow,
+fallback wrapper) is decided when it starts (:mod:`agenttrace.shapes`); LangGraph control flow
+(interrupts, handoffs, cancellation) is told apart from failure (:mod:`agenttrace.control`).
+Every callback is wrapped: an exception in here is logged once and swallowed, never raised into
+the agent, and the run it concerned is ended cleanly.
 """
 
 from __future__ import annotations
@@ -15,62 +16,43 @@ import functools
 import logging
 import time
 from typing import Any, Callable, Optional
-from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler
-from opentelemetry import context as otel_context
+from langchain_core.runnables.config import var_child_runnable_config
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from . import control
 from . import extract as ex
 from . import openinference as oi
 from . import openinference_llm as oi_llm
 from . import semconv as sc
+from . import shapes
 from ._version import __version__
 from .content import ContentPolicy, Redactor, to_text
+from .lifecycle import SpanLife
 from .runs import RunRegistry, RunState
 
 logger = logging.getLogger("agenttrace")
 
-# LangGraph control flow that travels as exceptions but is not a failure.
-_CONTROL_FLOW = {"GraphBubbleUp", "GraphInterrupt", "NodeInterrupt", "ParentCommand"}
+_ENDS = {"on_chain_end", "on_chain_error", "on_llm_end", "on_llm_error", "on_tool_end", "on_tool_error",
+         "on_retriever_end", "on_retriever_error"}
 
 
 def _guard(method):
+    ends = method.__name__ in _ENDS
+
     @functools.wraps(method)
     def safe(self, *args, **kwargs):
         try:
             return method(self, *args, **kwargs)
         except Exception:  # noqa: BLE001 - tracing must never break the agent
             self._internal_error(method.__name__)
+            if ends:
+                self._abandon(kwargs.get("run_id"))
             return None
 
     return safe
-
-
-def _error_type(error: BaseException) -> str:
-    cls = type(error)
-    module = cls.__module__
-    return cls.__qualname__ if module == "builtins" else f"{module}.{cls.__qualname__}"
-
-
-def _is_control_flow(error: BaseException) -> bool:
-    return any(c.__name__ in _CONTROL_FLOW for c in type(error).__mro__)
-
-
-def _route_targets(output: Any) -> Optional[Any]:
-    """A LangGraph routing function's output (node name, END, Send, or a list of them) → targets."""
-    def one(item: Any) -> Optional[str]:
-        if isinstance(item, str):
-            return item
-        if type(item).__name__ == "Send":
-            return str(getattr(item, "node", ""))
-        return None
-
-    if isinstance(output, (list, tuple)):
-        targets = [one(i) for i in output]
-        return targets if targets and all(t is not None for t in targets) else None
-    return one(output)
 
 
 class CallbackHandler(BaseCallbackHandler):
@@ -96,19 +78,23 @@ class CallbackHandler(BaseCallbackHandler):
         clock: Optional[Callable[[], int]] = None,
     ) -> None:
         super().__init__()
-        # span timestamps (ns since the epoch); None = the SDK's clock. Replays and simulations pass their own.
-        self.clock = clock
-        self._tracer = trace.get_tracer("agenttrace", __version__, tracer_provider=tracer_provider)
+        tracer = trace.get_tracer("agenttrace", __version__, tracer_provider=tracer_provider)
         self.content = ContentPolicy.resolve(capture_content, redact, max_content_length)
         self.runs = RunRegistry(run_ttl, max_open_runs, self._expire)
+        # span timestamps (ns since the epoch); None = the SDK's clock. Replays and simulations pass their own.
+        self.life = SpanLife(tracer, self.content, clock, self.runs, self._internal_error)
         self.internal_errors = 0
         self._reported: set[str] = set()
         self.metrics = metrics  # an agenttrace.metrics.MetricsEngine, or None
 
+    @property
+    def clock(self) -> Optional[Callable[[], int]]:
+        return self.life.clock
+
     # ------------------------------------------------------------------ bookkeeping
 
     def _now(self) -> Optional[int]:
-        return self.clock() if self.clock is not None else None
+        return self.life.now()
 
     def _internal_error(self, where: str) -> None:
         self.internal_errors += 1
@@ -116,112 +102,78 @@ class CallbackHandler(BaseCallbackHandler):
             self._reported.add(where)
             logger.warning("agenttrace: internal error in %s (the agent is unaffected; further ones are counted)", where, exc_info=True)
 
-    def _start(
-        self,
-        run_id: UUID,
-        parent_run_id: Optional[UUID],
-        run_type: str,
-        name: str,
-        span_name: str,
-        kind: SpanKind,
-        attrs: dict,
-        tags: Any,
-        metadata: Any,
-        parent: Optional[RunState] = None,
-    ) -> RunState:
-        if parent is None:
-            parent = self.runs.get(parent_run_id)
-        conversation = oi.labels(attrs, self.content, tags, metadata, parent.conversation_id if parent else None)
-        attrs[sc.RUN_ID] = str(run_id)
-        if parent is not None:
-            ctx = trace.set_span_in_context(parent.span)
-        else:
-            ctx = None  # the caller's current context: an application span, a remote parent, ...
-            current = trace.get_current_span()
-            if getattr(current, "end_time", None) is not None:
-                ctx = trace.set_span_in_context(trace.INVALID_SPAN)  # never parent under an ended (e.g. expired) span
-        span = self._tracer.start_span(span_name, context=ctx, kind=kind, attributes=attrs, start_time=self._now())
-        token = otel_context.attach(trace.set_span_in_context(span))
-        state = RunState(span=span, token=token, run_type=run_type, name=name, parent=parent, conversation_id=conversation)
-        self.runs.add(run_id, state)
-        return state
-
-    def _detach(self, state: RunState) -> None:
-        token = state.token
-        state.token = None
-        if token is None or trace.get_current_span() is not state.span:
-            return  # ended in another thread/task, or a newer context is still active: leave it
-        var = getattr(token, "var", None)
+    def _abandon(self, run_id: Any) -> None:
+        """A callback failed: end its run (if still registered) so no span or context is left behind."""
         try:
-            if var is not None:
-                var.reset(token)
-            else:
-                otel_context.detach(token)
-        except (ValueError, RuntimeError):
-            pass  # token belongs to another contextvars.Context: nothing of ours is attached here
+            state = self.runs.pop(run_id)
+            if state is not None:
+                self.life.finish(state, {sc.INTERNAL_ERROR: "callback failed"})
+        except Exception:  # noqa: BLE001
+            pass
 
-    def _finish(self, state: RunState, attrs: dict, error: Optional[BaseException] = None, end: bool = True) -> None:
-        span = state.span
-        if state.retry_attempts:
-            attrs[sc.RETRY_COUNT] = state.retry_attempts - 1
-            attrs[sc.RETRY_EXHAUSTED] = error is not None
-        if error is not None:
-            attrs[sc.ERROR_TYPE] = _error_type(error)
-        if attrs:
-            span.set_attributes(attrs)
-        if error is not None:
-            try:
-                span.record_exception(error, timestamp=self._now())
-            except Exception:  # noqa: BLE001 - e.g. an exception whose __str__ raises
-                span.add_event("exception", {"exception.type": _error_type(error)})
-            try:
-                message = str(error)[:1000]
-            except Exception:  # noqa: BLE001
-                message = _error_type(error)
-            span.set_status(Status(StatusCode.ERROR, message))
-        self._detach(state)
-        if end:
-            span.end(end_time=self._now())
+    def _parent(self, parent_run_id: Any) -> Optional[RunState]:
+        """The parent run. Some runnables (``with_fallbacks`` in langchain-core 1.x) start children
+        without ``parent_run_id`` although LangChain's own child context names the parent: use it."""
+        if parent_run_id is None:
+            config = var_child_runnable_config.get()
+            parent_run_id = getattr(config.get("callbacks"), "parent_run_id", None) if isinstance(config, dict) else None
+        return self.runs.get(parent_run_id)
 
     def _expire(self, state: RunState) -> None:
-        try:
-            state.span.set_attribute(sc.RUN_EXPIRED, True)
-            state.span.end(end_time=self._now())
-        except Exception:  # noqa: BLE001
-            self._internal_error("expire")
+        self.life.expire(state)
 
-    def _end(self, run_id: UUID, error: Optional[BaseException] = None) -> None:
+    def _start(self, run_id, parent: Optional[RunState], run_type: str, name: str, span_name: str, kind: SpanKind,
+               attrs: dict, tags: Any, metadata: Any, operation: Optional[str]) -> RunState:
+        conversation = oi.labels(attrs, self.content, tags, metadata, parent.conversation_id if parent else None)
+        attrs[sc.RUN_ID] = str(run_id)
+        state = self.life.start(run_id, parent, run_type, name, span_name, kind, attrs, operation or run_type)
+        state.conversation_id = conversation
+        state.operation = operation
+        return state
+
+    def _finish(self, state: RunState, attrs: dict, error: Optional[BaseException] = None, end: bool = True) -> None:
+        if state.is_agent:
+            self._rollup(state, attrs)
+        self.life.finish(state, attrs, error, end)
+
+    def _end(self, run_id, build: Optional[Callable[[RunState, dict], None]] = None,
+             response: Optional[Callable[[], Any]] = None) -> None:
+        """Pop a run and end it; ``build`` fills its final attributes (its failure never keeps the
+        span open); ``response`` (LLM and tool steps) hands the step to the metric engine."""
         state = self.runs.pop(run_id)
-        if state is not None:
-            self._finish(state, {}, error)
+        if state is None:
+            return
+        attrs: dict = {}
+        try:
+            if build is not None:
+                build(state, attrs)
+        except Exception:  # noqa: BLE001
+            self._internal_error("end")
+            attrs[sc.INTERNAL_ERROR] = "attributes failed"
+        if response is not None and self.metrics is not None and state.step is not None:
+            self._score(state, attrs, response)
+        else:
+            self._finish(state, attrs)
 
-    def _metrics_context(self, state: RunState, operation: str, tags: Any, metadata: Any, extra: dict) -> None:
-        node = state.parent
-        while node is not None and node.node is None:
-            node = node.parent
-        state.step = {"operation": operation, "kind": state.run_type, "name": state.name, "node": node.node if node else None,
-                      "tags": ex.user_tags(tags), "metadata": ex.user_metadata(metadata), **extra}
+    # ------------------------------------------------------------------ structure helpers
 
-    def _score_and_finish(self, state: RunState, attrs: dict, response: Any) -> None:
-        """Hand a finished step to the metric engine; it ends the span itself when it scores it."""
-        owned = False
-        if self.metrics is not None and state.step is not None:
-            step = dict(state.step, attributes=attrs)
-            try:
-                owned = self.metrics.on_step_end(state.span, step, state.prompt, to_text(response or ""),
-                                                 time.monotonic() - state.started, self._now())
-            except Exception:  # noqa: BLE001
-                self._internal_error("metrics")
-        self._finish(state, attrs, end=not owned)
+    @staticmethod
+    def _agent_of(state: Optional[RunState]) -> Optional[RunState]:
+        while state is not None and not state.is_agent:
+            state = state.parent
+        return state
 
     def _number_attempt(self, parent: Optional[RunState], name: str, tags: Any, attrs: dict) -> None:
-        """Retry attempts: ``with_retry`` tags attempts 2.. as ``retry:attempt:N``; the first
-        attempt is the wrapper's first child of the same name."""
+        """Retry attempts (``with_retry`` tags attempts 2.. as ``retry:attempt:N``; the first attempt
+        is the wrapper's first child of the same name) and fallback alternatives (0 = the primary)."""
         if parent is None:
             return
         parent.children += 1
+        if parent.fallbacks:
+            attrs[sc.FALLBACK_INDEX] = parent.children - 1
+            return
         attempt = ex.tag_number(tags, "retry:attempt")
-        if attempt is None and parent.children == 1 and parent.name == name and parent.run_type == "chain" and parent.node is None and not parent.is_agent:
+        if attempt is None and parent.children == 1 and parent.name == name and parent.run_type == "chain" and parent.node is None and not parent.is_graph:
             attempt = 1
         if attempt is not None:
             parent.retry_attempts = max(parent.retry_attempts, attempt)
@@ -231,35 +183,110 @@ class CallbackHandler(BaseCallbackHandler):
         attrs = {sc.ROUTE_SOURCE: source, sc.ROUTE_TARGET: target}
         if condition is not None:
             attrs[sc.ROUTE_CONDITION] = condition
-        router.span.set_attributes(attrs)
+        self.life.set(router.span, dict(attrs))
         step = on or router.parent or router
-        step.span.add_event(sc.ROUTE_EVENT, attrs, timestamp=self._now())
+        self.life.event(step.span, sc.ROUTE_EVENT, attrs)
 
-    # ------------------------------------------------------------------ chains, graphs, nodes
+    def _handoff(self, at: RunState, command: Any) -> None:
+        """A multi-agent handoff: a route from the agent handing off to the one receiving control."""
+        agent = self._agent_of(at.parent) or at
+        target = control.targets(getattr(command, "goto", None))
+        if target is None or agent.handed_off:
+            return
+        agent.handed_off = True
+        source = agent.agent_name or agent.name
+        attrs = {sc.ROUTE_SOURCE: source, sc.ROUTE_TARGET: target}
+        self.life.set(at.span, dict(attrs))
+        self.life.event(agent.span, sc.HANDOFF_EVENT, attrs)
+
+    def _interrupted(self, state: RunState, error: BaseException, attrs: dict) -> None:
+        """A LangGraph interrupt: this run and every graph above it are paused, not failed."""
+        found = control.interrupts(error)
+        attrs[sc.INTERRUPTED] = True
+        self._mark_interrupts(state, found, attrs)
+        node = state.parent
+        while node is not None:
+            if node.is_graph and node.interrupts is None:
+                node.interrupts = found
+            node = node.parent
+
+    def _mark_interrupts(self, state: RunState, found: list, attrs: dict) -> None:
+        ids = [i for i, _ in found if i]
+        if ids:
+            attrs[sc.INTERRUPT_ID] = ids[0] if len(ids) == 1 else ids
+        event: dict = {}
+        if ids:
+            event[sc.INTERRUPT_ID] = ids[0] if len(ids) == 1 else ids
+        if self.content.capture and found:
+            self.content.put(event, sc.INTERRUPT_VALUE, [v for _, v in found] if len(found) > 1 else found[0][1])
+        self.life.event(state.span, sc.INTERRUPT_EVENT, event)
+
+    def _rollup(self, state: RunState, attrs: dict) -> None:
+        """An agent's summed usage, and its provider / requested model when its calls used one."""
+        if state.interrupts is not None and sc.INTERRUPTED not in attrs:
+            attrs[sc.INTERRUPTED] = True
+            self._mark_interrupts(state, state.interrupts, attrs)
+        if not state.providers:
+            return
+        attrs[sc.USAGE_INPUT_TOKENS] = state.usage_in
+        attrs[sc.USAGE_OUTPUT_TOKENS] = state.usage_out
+        # Phoenix sums descendants' token counts itself: the agent's own OpenInference counts stay 0
+        attrs[sc.OI_TOKENS_PROMPT] = attrs[sc.OI_TOKENS_COMPLETION] = attrs[sc.OI_TOKENS_TOTAL] = 0
+        providers, models = sorted(state.providers), sorted(state.models or ())
+        if len(providers) == 1:
+            attrs[sc.PROVIDER] = providers[0]
+        else:
+            attrs[sc.AGENT_PROVIDERS] = providers
+        if len(models) == 1:
+            attrs[sc.REQUEST_MODEL] = models[0]
+        elif models:
+            attrs[sc.AGENT_REQUEST_MODELS] = models
+
+    @staticmethod
+    def _agents_above(state: RunState):
+        node = state.parent
+        while node is not None:
+            if node.is_agent:
+                yield node
+            node = node.parent
+
+    def _add_model(self, state: RunState, model: Optional[str]) -> None:
+        for agent in self._agents_above(state):
+            agent.providers = (agent.providers or set()) | {state.provider}
+            if model:
+                agent.models = (agent.models or set()) | {model}
+
+    def _add_usage(self, state: RunState, attrs: dict) -> None:
+        for agent in self._agents_above(state):
+            agent.usage_in += int(attrs.get(sc.USAGE_INPUT_TOKENS, 0))
+            agent.usage_out += int(attrs.get(sc.USAGE_OUTPUT_TOKENS, 0))
+
+    # ------------------------------------------------------------------ chains, graphs, agents, nodes
 
     @_guard
     def on_chain_start(self, serialized, inputs, *, run_id, parent_run_id=None, tags=None, metadata=None, **kwargs):
         metadata = metadata or {}
         name = ex.run_name(serialized, kwargs, "chain")
-        parent = self.runs.get(parent_run_id)
+        parent = self._parent(parent_run_id)
         attrs: dict = {}
         self._number_attempt(parent, name, tags, attrs)
 
         graph_step = ex.tag_number(tags, "graph:step")
         node = metadata.get("langgraph_node") if graph_step is not None else None
-        if node is not None and parent is not None and not parent.is_agent:
-            self._promote_to_agent(parent)  # a subgraph: we learn it is a graph from its first node
-        is_agent = node is None and (
-            (parent_run_id is None and metadata.get("ls_integration") == "langgraph") or name == "LangGraph"
-        )
-        if is_agent:
-            op, span_name = sc.OP_INVOKE_AGENT, f"{sc.OP_INVOKE_AGENT} {name}"
-            attrs.update({sc.OPERATION: op, sc.AGENT_NAME: name, sc.OI_SPAN_KIND: "AGENT"})
-        elif parent_run_id is None:
-            op, span_name = sc.OP_INVOKE_WORKFLOW, f"{sc.OP_INVOKE_WORKFLOW} {name}"
+        shape = shapes.PLAIN if node is not None else shapes.of_chain(name, metadata)
+        if node is not None and parent is not None and not parent.is_graph:
+            parent.is_graph = parent.is_agent = True  # a graph the frame check missed: roll-ups still work
+        agent_name = shape.name or name
+        if shape.agent or shape.graph:
+            op = sc.OP_INVOKE_AGENT if shape.agent else sc.OP_INVOKE_WORKFLOW
+            attrs[sc.OPERATION] = op
+            attrs[sc.AGENT_NAME if shape.agent else sc.WORKFLOW_NAME] = agent_name
+            attrs[sc.OI_SPAN_KIND] = "AGENT"  # Phoenix's agent views, for graphs and agents alike
+        elif parent is None:
+            op = sc.OP_INVOKE_WORKFLOW
             attrs.update({sc.OPERATION: op, sc.WORKFLOW_NAME: name, sc.OI_SPAN_KIND: oi.chain_kind(kwargs)})
         else:
-            op, span_name = None, name
+            op = None
             attrs[sc.OI_SPAN_KIND] = oi.chain_kind(kwargs)
         if node is not None:
             attrs[sc.GRAPH_NODE] = str(node)
@@ -268,50 +295,72 @@ class CallbackHandler(BaseCallbackHandler):
             if isinstance(triggers, (list, tuple)):
                 attrs[sc.GRAPH_TRIGGERS] = [str(t) for t in triggers]
         oi.chain_input(attrs, self.content, inputs, serialized)
-        state = self._start(run_id, parent_run_id, "chain", name, span_name, SpanKind.INTERNAL, attrs, tags, metadata, parent)
-        state.operation = op
-        state.is_agent = is_agent
+        span_name = f"{op} {agent_name}" if op else name
+        state = self._start(run_id, parent, "chain", name, span_name, SpanKind.INTERNAL, attrs, tags, metadata, op)
+        state.is_agent = op is not None
+        state.is_graph = shape.graph
+        state.fallbacks = shape.fallbacks
+        state.agent_name = agent_name if op is not None else None
         state.node = str(node) if node is not None else None
         state.seq_step = ex.tag_number(tags, "seq:step")
         branch = ex.branch_tag(tags)
         if branch is not None and parent is not None:
             self._route(parent, parent.name, branch, int(branch) if branch.isdigit() else None)
 
-    def _promote_to_agent(self, state: RunState) -> None:
-        state.is_agent = True
-        state.operation = sc.OP_INVOKE_AGENT
-        state.span.update_name(f"{sc.OP_INVOKE_AGENT} {state.name}")
-        state.span.set_attributes({sc.OPERATION: sc.OP_INVOKE_AGENT, sc.AGENT_NAME: state.name, sc.OI_SPAN_KIND: "AGENT"})
-
     @_guard
     def on_chain_end(self, outputs, *, run_id, **kwargs):
+        def build(state: RunState, attrs: dict) -> None:
+            oi.chain_output(attrs, self.content, outputs, kwargs.get("inputs"))
+            parent = state.parent
+            if parent is not None and parent.node is not None and state.node is None and (state.seq_step or 0) >= 2:
+                targets = control.targets(outputs)  # a conditional edge's routing function
+                if targets is not None:
+                    self._route(state, parent.node, targets)
+            if state.node is not None and control.is_command(outputs):
+                goto = getattr(outputs, "goto", None)
+                targets = control.targets(goto) if goto not in (None, (), []) else None
+                if targets is not None:
+                    self._route(state, state.node, targets)
+
+        self._end(run_id, build)
+
+    def _error(self, run_id, error: BaseException) -> None:
+        """Any run's error: interrupts, handoffs and cancellations are control flow, not failures."""
         state = self.runs.pop(run_id)
         if state is None:
             return
         attrs: dict = {}
-        oi.chain_output(attrs, self.content, outputs, kwargs.get("inputs"))
-        parent = state.parent
-        if parent is not None and parent.node is not None and state.node is None and (state.seq_step or 0) >= 2:
-            targets = _route_targets(outputs)  # a conditional edge's routing function
-            if targets is not None:
-                self._route(state, parent.node, targets)
-        if state.node is not None and type(outputs).__name__ == "Command":
-            goto = getattr(outputs, "goto", None)
-            targets = _route_targets(goto) if goto not in (None, (), []) else None
-            if targets is not None:
-                self._route(state, state.node, targets)
-        self._finish(state, attrs)
+        kind = control.kind(error)
+        try:
+            if kind == control.INTERRUPT:
+                self._interrupted(state, error, attrs)
+            elif kind == control.HANDOFF:
+                command = control.command_of(error)
+                if command is not None and state.run_type == "tool":
+                    self._handoff(state, command)
+            elif kind == control.CANCELLED:
+                attrs[sc.CANCELLED] = True
+        except Exception:  # noqa: BLE001
+            self._internal_error("control flow")
+        if kind is not None:
+            self._finish(state, attrs)
+            return
+        if state.parent is not None and state.parent.fallbacks:
+            state.parent.fallback_failed += 1
+        self._finish(state, attrs, error)
 
     @_guard
     def on_chain_error(self, error, *, run_id, **kwargs):
-        state = self.runs.pop(run_id)
-        if state is None:
-            return
-        if _is_control_flow(error):
-            state.span.add_event(sc.INTERRUPT_EVENT, {"exception.type": _error_type(error)}, timestamp=self._now())
-            self._finish(state, {sc.INTERRUPTED: True})
-        else:
-            self._finish(state, {}, error)
+        self._error(run_id, error)
+
+    @_guard
+    def on_agent_action(self, action, *, run_id, **kwargs):
+        """Classic AgentExecutor: the model's tool-call id arrives here, before ``on_tool_start``."""
+        state = self.runs.get(run_id)
+        call_id = getattr(action, "tool_call_id", None)
+        if state is not None and call_id:
+            pending = state.pending_tool_calls = state.pending_tool_calls or {}
+            pending.setdefault(str(getattr(action, "tool", "")), []).append(str(call_id))
 
     # ------------------------------------------------------------------ model calls
 
@@ -321,13 +370,14 @@ class CallbackHandler(BaseCallbackHandler):
         model = ex.requested_model(invocation, metadata)
         prov = ex.provider(invocation, metadata)
         name = ex.run_name(serialized, kwargs, str(invocation.get("_type") or operation))
-        parent = self.runs.get(parent_run_id)
+        parent = self._parent(parent_run_id)
         attrs: dict = {sc.OPERATION: operation, sc.PROVIDER: prov, sc.OI_SPAN_KIND: "LLM"}
         if model:
             attrs[sc.REQUEST_MODEL] = model
             attrs[sc.OI_LLM_MODEL] = model
         ex.request_params(attrs, invocation, metadata)
         oi_llm.llm_request(attrs, invocation, metadata)
+        ex.output_type(attrs, invocation, kwargs.get("options"))
         self._number_attempt(parent, name, tags, attrs)
         if self.content.capture:
             if messages is not None:
@@ -336,9 +386,9 @@ class CallbackHandler(BaseCallbackHandler):
                 self.content.put(attrs, sc.INPUT_MESSAGES, [{"role": "user", "parts": [{"type": "text", "content": p}]} for p in prompts[:1]])
             oi_llm.llm_input(attrs, self.content, messages, prompts)
         span_name = f"{operation} {model}" if model else operation
-        state = self._start(run_id, parent_run_id, "llm", name, span_name, SpanKind.CLIENT, attrs, tags, metadata, parent)
-        state.operation = operation
+        state = self._start(run_id, parent, "llm", name, span_name, SpanKind.CLIENT, attrs, tags, metadata, operation)
         state.provider = prov
+        self._add_model(state, model)
         if self.metrics is not None:
             self._metrics_context(state, operation, tags, metadata, {"model": model, "tool": None})
             state.prompt = ex.prompt_text(messages, prompts)
@@ -361,23 +411,19 @@ class CallbackHandler(BaseCallbackHandler):
 
     @_guard
     def on_llm_end(self, response, *, run_id, **kwargs):
-        state = self.runs.pop(run_id)
-        if state is None:
-            return
-        attrs: dict = {}
-        ex.llm_response(attrs, self.content, response, state.provider)
-        oi_llm.llm_output(attrs, self.content, response)
-        if state.first_chunk_at is not None:
-            attrs[sc.RESPONSE_TIME_TO_FIRST_CHUNK] = state.first_chunk_at - state.started
-            attrs[sc.STREAMED_CHUNKS] = state.chunks
-        if self.metrics is not None:
-            self._score_and_finish(state, attrs, ex.response_text(response))
-        else:
-            self._finish(state, attrs)
+        def build(state: RunState, attrs: dict) -> None:
+            ex.llm_response(attrs, self.content, response, state.provider)
+            oi_llm.llm_output(attrs, self.content, response)
+            if state.first_chunk_at is not None:
+                attrs[sc.RESPONSE_TIME_TO_FIRST_CHUNK] = state.first_chunk_at - state.started
+                attrs[sc.STREAMED_CHUNKS] = state.chunks
+            self._add_usage(state, attrs)
+
+        self._end(run_id, build, lambda: ex.response_text(response))
 
     @_guard
     def on_llm_error(self, error, *, run_id, **kwargs):
-        self._end(run_id, error)
+        self._error(run_id, error)
 
     @_guard
     def on_retry(self, retry_state, *, run_id, **kwargs):
@@ -385,18 +431,40 @@ class CallbackHandler(BaseCallbackHandler):
         state = self.runs.get(run_id)
         if state is None:
             return
-        attrs = {sc.RETRY_ATTEMPT: int(getattr(retry_state, "attempt_number", 0) or 0)}
+        attrs: dict = {sc.RETRY_ATTEMPT: int(getattr(retry_state, "attempt_number", 0) or 0)}
         outcome = getattr(retry_state, "outcome", None)
         if outcome is not None and getattr(outcome, "failed", False):
-            attrs[sc.ERROR_TYPE] = _error_type(outcome.exception())
-        state.span.add_event(sc.RETRY_EVENT, attrs, timestamp=self._now())
+            from .errors import error_type
+
+            attrs[sc.ERROR_TYPE] = error_type(outcome.exception())
+        self.life.event(state.span, sc.RETRY_EVENT, attrs)
+
+    # ------------------------------------------------------------------ metrics
+
+    def _metrics_context(self, state: RunState, operation: str, tags: Any, metadata: Any, extra: dict) -> None:
+        node = state.parent
+        while node is not None and node.node is None:
+            node = node.parent
+        state.step = {"operation": operation, "kind": state.run_type, "name": state.name, "node": node.node if node else None,
+                      "tags": ex.user_tags(tags), "metadata": ex.user_metadata(metadata), **extra}
+
+    def _score(self, state: RunState, attrs: dict, response: Callable[[], Any]) -> None:
+        """Hand a finished step to the metric engine; it ends the span itself when it scores it."""
+        owned = False
+        try:
+            step = dict(state.step, attributes=attrs)
+            owned = self.metrics.on_step_end(state.span, step, state.prompt, to_text(response() or ""),
+                                             time.monotonic() - state.started, self._now())
+        except Exception:  # noqa: BLE001
+            self._internal_error("metrics")
+        self._finish(state, attrs, end=not owned)
 
     # ------------------------------------------------------------------ tools and retrievers
 
     @_guard
     def on_tool_start(self, serialized, input_str, *, run_id, parent_run_id=None, tags=None, metadata=None, inputs=None, **kwargs):
         name = ex.run_name(serialized, kwargs, "tool")
-        parent = self.runs.get(parent_run_id)
+        parent = self._parent(parent_run_id)
         attrs: dict = {
             sc.OPERATION: sc.OP_EXECUTE_TOOL,
             sc.TOOL_NAME: name,
@@ -408,7 +476,7 @@ class CallbackHandler(BaseCallbackHandler):
         if description:
             attrs[sc.TOOL_DESCRIPTION] = to_text(description)
             attrs[sc.OI_TOOL_DESCRIPTION] = to_text(description)
-        call_id = kwargs.get("tool_call_id")
+        call_id = kwargs.get("tool_call_id") or self._pending_call(parent, name)
         if call_id:
             attrs[sc.TOOL_CALL_ID] = to_text(call_id)
             attrs[sc.OI_TOOL_CALL_ID] = to_text(call_id)
@@ -417,54 +485,59 @@ class CallbackHandler(BaseCallbackHandler):
             args = inputs if inputs is not None else input_str
             self.content.put(attrs, sc.TOOL_CALL_ARGUMENTS, args)
             oi.tool_input(attrs, self.content, input_str, inputs)
-        state = self._start(run_id, parent_run_id, "tool", name, f"{sc.OP_EXECUTE_TOOL} {name}", SpanKind.INTERNAL, attrs, tags, metadata, parent)
-        state.operation = sc.OP_EXECUTE_TOOL
+        state = self._start(run_id, parent, "tool", name, f"{sc.OP_EXECUTE_TOOL} {name}", SpanKind.INTERNAL, attrs, tags, metadata,
+                            sc.OP_EXECUTE_TOOL)
         if self.metrics is not None:
             self._metrics_context(state, sc.OP_EXECUTE_TOOL, tags, metadata, {"model": None, "tool": name})
             state.prompt = to_text(inputs if inputs is not None else input_str or "")
 
+    @staticmethod
+    def _pending_call(parent: Optional[RunState], tool: str) -> Optional[str]:
+        queue = (parent.pending_tool_calls or {}).get(tool) if parent is not None else None
+        return queue.pop(0) if queue else None
+
     @_guard
     def on_tool_end(self, output, *, run_id, **kwargs):
-        state = self.runs.pop(run_id)
-        if state is None:
-            return
-        attrs: dict = {}
-        failure = ex.tool_output(attrs, self.content, output)
-        oi.tool_output(attrs, self.content, output)
-        if failure is not None:
-            attrs[sc.ERROR_TYPE] = failure
-            state.span.set_status(Status(StatusCode.ERROR, "tool returned an error message"))
-        if self.metrics is not None:
-            self._score_and_finish(state, attrs, getattr(output, "content", output))
-        else:
-            self._finish(state, attrs)
+        def build(state: RunState, attrs: dict) -> None:
+            if control.is_command(output):  # a tool that routes: a handoff, or a goto in its own graph
+                self.content.put(attrs, sc.TOOL_CALL_RESULT, control.command_summary(output))
+                oi.tool_output(attrs, self.content, control.command_summary(output))
+                if control.is_handoff(output):
+                    self._handoff(state, output)
+                return
+            failure = ex.tool_output(attrs, self.content, output)
+            oi.tool_output(attrs, self.content, output)
+            if failure is not None:
+                attrs[sc.ERROR_TYPE] = failure
+                state.span.set_status(Status(StatusCode.ERROR, "tool returned an error message"))
+
+        self._end(run_id, build, lambda: getattr(output, "content", output))
 
     @_guard
     def on_tool_error(self, error, *, run_id, **kwargs):
-        self._end(run_id, error)
+        self._error(run_id, error)
 
     @_guard
     def on_retriever_start(self, serialized, query, *, run_id, parent_run_id=None, tags=None, metadata=None, **kwargs):
         metadata = metadata or {}
         name = ex.run_name(serialized, kwargs, "retriever")
         source = str(metadata.get("ls_vector_store_provider") or name)
+        parent = self._parent(parent_run_id)
         attrs: dict = {sc.OPERATION: sc.OP_RETRIEVAL, sc.DATA_SOURCE_ID: source, sc.OI_SPAN_KIND: "RETRIEVER"}
-        self._number_attempt(self.runs.get(parent_run_id), name, tags, attrs)
+        self._number_attempt(parent, name, tags, attrs)
         self.content.put(attrs, sc.RETRIEVAL_QUERY_TEXT, query)
         oi.retriever_input(attrs, self.content, query)
-        state = self._start(run_id, parent_run_id, "retriever", name, f"{sc.OP_RETRIEVAL} {source}", SpanKind.CLIENT, attrs, tags, metadata)
-        state.operation = sc.OP_RETRIEVAL
+        self._start(run_id, parent, "retriever", name, f"{sc.OP_RETRIEVAL} {source}", SpanKind.CLIENT, attrs, tags, metadata,
+                    sc.OP_RETRIEVAL)
 
     @_guard
     def on_retriever_end(self, documents, *, run_id, **kwargs):
-        state = self.runs.pop(run_id)
-        if state is None:
-            return
-        attrs: dict = {}
-        ex.documents(attrs, self.content, documents)
-        oi.retriever_output(attrs, self.content, documents)
-        self._finish(state, attrs)
+        def build(state: RunState, attrs: dict) -> None:
+            ex.documents(attrs, self.content, documents)
+            oi.retriever_output(attrs, self.content, documents)
+
+        self._end(run_id, build)
 
     @_guard
     def on_retriever_error(self, error, *, run_id, **kwargs):
-        self._end(run_id, error)
+        self._error(run_id, error)

@@ -13,6 +13,7 @@ from typing import Any, Mapping, Optional, Sequence
 from langchain_core.load import dumpd
 
 from . import semconv as sc
+from .extract import _is_count
 from .content import ContentPolicy, to_text
 from .openinference import dumps, isolated, plain_dumps
 
@@ -175,11 +176,7 @@ def _input_messages(attrs: dict, policy: ContentPolicy, batch: Sequence[Any]) ->
 
 @isolated
 def _prompts(attrs: dict, policy: ContentPolicy, prompts: Sequence[str]) -> None:
-    texts = [to_text(p) for p in prompts]
-    if policy.redact is None and all(len(t) <= policy.max_length for t in texts):
-        attrs[sc.OI_LLM_PROMPTS] = texts
-    else:  # a list attribute cannot go through put(): keep the first prompt, policy applied
-        policy.put(attrs, sc.OI_LLM_PROMPTS, texts[0])
+    attrs[sc.OI_LLM_PROMPTS] = [to_text(p) for p in prompts]  # redacted and cut with every exported string
 
 
 def llm_input(attrs: dict, policy: ContentPolicy, messages: Optional[Sequence[Sequence[Any]]] = None,
@@ -223,7 +220,7 @@ def _first_of(mapping: Any, keys: Sequence[str]) -> Any:
 
 
 def _is_int(*values: Any) -> bool:
-    return all(isinstance(v, int) and not isinstance(v, bool) for v in values)
+    return all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values)
 
 
 def token_counts(attrs: dict, usage: Mapping[str, Any]) -> None:
@@ -232,14 +229,14 @@ def token_counts(attrs: dict, usage: Mapping[str, Any]) -> None:
                        (sc.OI_TOKENS_COMPLETION, ("completion_tokens", "output_tokens", "candidates_token_count")),
                        (sc.OI_TOKENS_TOTAL, ("total_tokens", "total_token_count"))):
         value = _first_of(usage, keys)
-        if value is not None:
+        if _is_count(value):
             attrs[attr] = value
     for attr, details, key in ((sc.OI_TOKENS_COMPLETION_AUDIO, "completion_tokens_details", "audio_tokens"),
                                (sc.OI_TOKENS_COMPLETION_REASONING, "completion_tokens_details", "reasoning_tokens"),
                                (sc.OI_TOKENS_PROMPT_AUDIO, "prompt_tokens_details", "audio_tokens"),
                                (sc.OI_TOKENS_PROMPT_CACHE_READ, "prompt_tokens_details", "cached_tokens")):
         value = _first_of(usage.get(details), (key,))  # OpenAI's raw usage
-        if value is not None:
+        if _is_count(value):
             attrs[attr] = value
     inp, out, total = usage.get("input_tokens"), usage.get("output_tokens"), usage.get("total_tokens")
     if _is_int(inp, out, total):  # LangChain's usage_metadata

@@ -4,6 +4,7 @@ Runs are started and ended by callbacks that may come from any thread. A run who
 arrives (a cancelled task, a generator dropped half-way, a crashed worker) would otherwise keep its
 span forever; here it expires after ``ttl`` seconds, or is evicted when more than ``max_runs`` are
 open, and its span is ended with ``agenttrace.run.expired = true`` so nothing is lost silently.
+A run id seen twice ends the first run (it can never receive its own end any more).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
-from uuid import UUID
 
 
 @dataclass(eq=False)
@@ -27,16 +27,29 @@ class RunState:
     operation: Optional[str] = None
     provider: Optional[str] = None
     node: Optional[str] = None  # LangGraph node this run *is*
-    agent_name: Optional[str] = None
     conversation_id: Optional[str] = None
-    is_agent: bool = False
+    agent_name: Optional[str] = None
+    is_agent: bool = False  # an agent or workflow span (a graph, an AgentExecutor, a top-level chain)
+    is_graph: bool = False
     children: int = 0
     retry_attempts: int = 0  # >0: this run wraps retry attempts
+    fallbacks: bool = False  # this run is a ``with_fallbacks`` wrapper
+    fallback_failed: int = 0
     seq_step: Optional[int] = None
     first_chunk_at: Optional[float] = None
     chunks: int = 0
     step: Optional[dict] = None  # what metric profiles match on (only when metrics are on)
     prompt: str = ""
+    ended: bool = False
+    # agent roll-ups: what the model calls beneath this agent used
+    usage_in: int = 0
+    usage_out: int = 0
+    providers: Optional[set] = None
+    models: Optional[set] = None
+    # control flow seen beneath this run
+    interrupts: Optional[list] = None  # [(id, value)] of a LangGraph interrupt that paused the run
+    handed_off: bool = False  # this agent handed control to another agent
+    pending_tool_calls: Optional[dict] = None  # AgentExecutor: tool name → [tool_call_id, ...]
 
 
 class RunRegistry:
@@ -44,7 +57,7 @@ class RunRegistry:
         self.ttl = ttl
         self.max_runs = max_runs
         self._on_expire = on_expire
-        self._runs: "OrderedDict[UUID, RunState]" = OrderedDict()
+        self._runs: "OrderedDict[Any, RunState]" = OrderedDict()
         self._lock = threading.Lock()
         self._next_sweep = time.monotonic() + min(ttl, 5.0)
         self.expired = 0
@@ -52,21 +65,30 @@ class RunRegistry:
     def __len__(self) -> int:
         return len(self._runs)
 
-    def get(self, run_id: Optional[UUID]) -> Optional[RunState]:
+    def get(self, run_id: Any) -> Optional[RunState]:
         if run_id is None:
             return None
-        return self._runs.get(run_id)
+        try:
+            return self._runs.get(run_id)
+        except TypeError:  # an unhashable run id: never ours
+            return None
 
-    def add(self, run_id: UUID, state: RunState) -> None:
+    def add(self, run_id: Any, state: RunState) -> Optional[RunState]:
+        """Register ``state``; returns the state a duplicated run id displaced (its caller ends it)."""
         with self._lock:
+            previous = self._runs.pop(run_id, None)
             self._runs[run_id] = state
         now = state.started
         if now >= self._next_sweep or len(self._runs) > self.max_runs:
             self.sweep(now)
+        return previous
 
-    def pop(self, run_id: UUID) -> Optional[RunState]:
-        with self._lock:
-            return self._runs.pop(run_id, None)
+    def pop(self, run_id: Any) -> Optional[RunState]:
+        try:
+            with self._lock:
+                return self._runs.pop(run_id, None)
+        except TypeError:
+            return None
 
     def sweep(self, now: Optional[float] = None) -> int:
         """End runs older than ``ttl`` (and the oldest beyond ``max_runs``); return how many."""

@@ -9,6 +9,8 @@ LangGraph structure). Every ``agenttrace.*`` name is documented in docs/attribut
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as _g
 from opentelemetry.semconv._incubating.attributes import openai_attributes as _oai
 from opentelemetry.semconv.attributes import error_attributes as _err
+from opentelemetry.semconv.attributes import exception_attributes as _exc
+from opentelemetry.semconv.attributes import http_attributes as _http
 
 # --- OTel GenAI semantic conventions -------------------------------------------------------
 OPERATION = _g.GEN_AI_OPERATION_NAME
@@ -51,6 +53,12 @@ OUTPUT_MESSAGES = _g.GEN_AI_OUTPUT_MESSAGES
 SYSTEM_INSTRUCTIONS = _g.GEN_AI_SYSTEM_INSTRUCTIONS
 OPENAI_SYSTEM_FINGERPRINT = _oai.OPENAI_RESPONSE_SYSTEM_FINGERPRINT
 ERROR_TYPE = _err.ERROR_TYPE
+HTTP_STATUS_CODE = _http.HTTP_RESPONSE_STATUS_CODE
+EXCEPTION_TYPE = _exc.EXCEPTION_TYPE
+EXCEPTION_MESSAGE = _exc.EXCEPTION_MESSAGE
+EXCEPTION_STACKTRACE = _exc.EXCEPTION_STACKTRACE
+OUTPUT_TYPE = _g.GEN_AI_OUTPUT_TYPE
+OUTPUT_TYPE_JSON = _g.GenAiOutputTypeValues.JSON.value
 
 OP_CHAT = _g.GenAiOperationNameValues.CHAT.value
 OP_TEXT_COMPLETION = _g.GenAiOperationNameValues.TEXT_COMPLETION.value
@@ -148,6 +156,15 @@ ROUTE_CONDITION = "agenttrace.route.condition"
 ROUTE_EVENT = "agenttrace.route"
 INTERRUPTED = "agenttrace.interrupted"
 INTERRUPT_EVENT = "agenttrace.interrupt"
+INTERRUPT_ID = "agenttrace.interrupt.id"
+INTERRUPT_VALUE = "agenttrace.interrupt.value"
+CANCELLED = "agenttrace.cancelled"
+HANDOFF_EVENT = "agenttrace.handoff"
+FALLBACK_INDEX = "agenttrace.fallback.index"
+FALLBACK_FAILED = "agenttrace.fallback.failed"
+AGENT_PROVIDERS = "agenttrace.agent.providers"
+AGENT_REQUEST_MODELS = "agenttrace.agent.request_models"
+INTERNAL_ERROR = "agenttrace.internal_error"
 SYSTEM_FINGERPRINT = "agenttrace.response.system_fingerprint"
 STREAMED_CHUNKS = "agenttrace.response.chunks"
 RETRIEVAL_DOCUMENT_COUNT = "agenttrace.retrieval.document_count"

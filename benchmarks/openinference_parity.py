@@ -76,6 +76,18 @@ ALLOWED: dict[str, tuple[Callable[[Any, Any, Any], bool], str]] = {
         "agenttrace serialises a run's input when the run starts, as it was given; OpenInference "
         "serialises it when the run ends, after LangGraph has assigned ids to the input messages in place",
     ),
+    "output.value": (
+        lambda ours, theirs, span: isinstance(_json(ours), dict) and "goto" in _json(ours)
+        and isinstance(_json(theirs), dict) and _json(theirs).get("graph") == "__parent__",
+        "a handoff tool's output is the route it takes (goto, graph, updated keys); OpenInference "
+        "records the whole Command, with the full message history",
+    ),
+    "llm.model_name": (
+        lambda ours, theirs, span: ours == span.attributes.get("gen_ai.response.model")
+        and theirs == span.attributes.get("gen_ai.request.model"),
+        "OpenInference takes the response model from LangChain's llm_output only; agenttrace also from the "
+        "message's response metadata, where langchain 1.x models report it: the model that answered, not the alias asked for",
+    ),
     "llm.input_messages.N.message.role": (
         _not_a_model_span,
         "OpenInference also fills llm.input_messages on chain and agent spans whose input has a "

@@ -39,7 +39,7 @@ def test_email_agent_spans_carry_models_and_labels(fast, handler, spans):
     a.run(a.build(provider=fast), a.workload(4), {"callbacks": [handler], "metadata": {"model_endpoint": "sim/v1"}})
     s = spans()
     roots = s.roots()
-    assert [r.name for r in roots] == ["invoke_agent email-personalizer"] * 4
+    assert [r.name for r in roots] == ["invoke_workflow email-personalizer"] * 4  # a hand-written pipeline: the application drives it
     for root in roots:
         nodes = sorted((x for x in s.children(root) if sc.GRAPH_NODE in x.attributes), key=lambda x: x.start_time)
         assert [n.attributes[sc.GRAPH_NODE] for n in nodes] == ["segment", "subject_line", "opening_copy"]
@@ -113,8 +113,8 @@ def test_ad_copy_batch_hits_rate_limits_and_retries(handler, spans):
     assert outcome.runs == 240 and provider.rate_limited > 0
     failed_attempts = [c for c in chats(s) if c.status.status_code is StatusCode.ERROR]
     assert len(failed_attempts) == provider.rate_limited
-    assert all(c.attributes[sc.ERROR_TYPE].endswith("RateLimitError") and "429" in c.status.description
-               for c in failed_attempts)
+    assert all(c.attributes[sc.ERROR_TYPE].endswith("RateLimitError") and c.attributes[sc.HTTP_STATUS_CODE] == 429
+               and c.status.description.endswith("RateLimitError") for c in failed_attempts)  # no message: capture is off
     assert any(c.attributes[sc.RETRY_ATTEMPT] > 1 for c in chats(s))
     wrappers = s.with_attr(sc.RETRY_COUNT)
     assert len(wrappers) == 240
@@ -173,8 +173,9 @@ def test_run_demo_summary_matches_the_exported_spans():
     assert summary.failed == 0 and summary.dropped == 0
     assert summary.spans == summary.spans_sent == len(spans.all)
     assert summary.traces == len(spans.roots()) == summary.runs
-    assert {r.name for r in spans.roots()} == {f"invoke_agent {n}" for n in
-                                               ("email-personalizer", "ad-copy-batch", "support-bot", "model-router")}
+    # the support bot's model drives a tool loop (an agent); the other three are hand-written pipelines
+    assert {r.name for r in spans.roots()} == {"invoke_agent support-bot"} | {f"invoke_workflow {n}" for n in
+                                               ("email-personalizer", "ad-copy-batch", "model-router")}
     chat = chats(spans)
     assert summary.llm_calls == len(chat)
     assert summary.rate_limited == sum(c.status.status_code is StatusCode.ERROR for c in chat)

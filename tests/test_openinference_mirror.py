@@ -29,14 +29,14 @@ import parity_agents as agents  # noqa: E402
 # --- side by side with OpenInference's tracer -----------------------------------------------------
 
 
-@pytest.mark.parametrize("agent", ["create_react_agent", "AgentExecutor", "prompt | chat model", "retriever chain",
+@pytest.mark.parametrize("agent", ["create_react_agent", "AgentExecutor", "prompt | chat model", "retriever",
                                    "multi-part message", "usage details", "prompt | completion model"])
 def test_side_by_side_with_openinference_nothing_missing_or_different(agent):
     result = parity.compare([agent])
     missing, different = result.failures()
     problems = [(key, s.examples) for key, s in result.keys.items() if s.missing or s.different]
     assert (missing, different) == (0, 0), problems
-    assert result.spans > 0 and sum(s.equal for s in result.keys.values()) > 10
+    assert result.spans > 0 and sum(s.equal for s in result.keys.values()) > 3
 
 
 def test_comparison_reports_a_value_that_differs():
@@ -63,19 +63,19 @@ def _chats(s):
 
 def test_tool_calls_in_input_and_output_messages(content_handler, spans):
     agents.react_agent([content_handler])
-    first, second, _ = _chats(spans())
+    first, second = _chats(spans())
     out = first.attributes
     assert out["llm.output_messages.0.message.role"] == "assistant"
-    assert out["llm.output_messages.0.message.tool_calls.0.tool_call.id"] == "call_weather"
-    assert out["llm.output_messages.0.message.tool_calls.0.tool_call.function.name"] == "get_weather"
-    assert json.loads(out["llm.output_messages.0.message.tool_calls.0.tool_call.function.arguments"]) == {"city": "Paris"}
+    assert out["llm.output_messages.0.message.tool_calls.0.tool_call.id"] == "call_react_1"
+    assert out["llm.output_messages.0.message.tool_calls.0.tool_call.function.name"] == "order_status"
+    assert json.loads(out["llm.output_messages.0.message.tool_calls.0.tool_call.function.arguments"]) == {"order_id": "A1"}
     assert "llm.output_messages.0.message.content" not in out  # an empty content is no content
     inp = second.attributes
-    assert [inp[f"llm.input_messages.{i}.message.role"] for i in range(4)] == ["system", "user", "assistant", "tool"]
-    assert inp["llm.input_messages.2.message.tool_calls.0.tool_call.id"] == "call_weather"
-    assert inp["llm.input_messages.3.message.tool_call_id"] == "call_weather"
-    assert inp["llm.input_messages.3.message.name"] == "get_weather"
-    assert inp["llm.input_messages.3.message.content"] == "Paris: 21 C, light wind"
+    assert [inp[f"llm.input_messages.{i}.message.role"] for i in range(3)] == ["user", "assistant", "tool"]
+    assert inp["llm.input_messages.1.message.tool_calls.0.tool_call.id"] == "call_react_1"
+    assert inp["llm.input_messages.2.message.tool_call_id"] == "call_react_1"
+    assert inp["llm.input_messages.2.message.name"] == "order_status"
+    assert inp["llm.input_messages.2.message.content"] == "order A1 shipped yesterday"
 
 
 def test_multipart_content_is_kept_as_parts(content_handler, spans):
@@ -116,41 +116,43 @@ def test_provider_names_follow_openinference_not_the_genai_registry():
 
 def test_mime_types_on_agent_chain_tool_and_retriever_spans(content_handler, spans):
     agents.react_agent([content_handler])
-    agents.retriever_chain([content_handler])
+    agents.retriever([content_handler])
     s = spans()
     kinds = {}
     for span in s.all:
         if sc.OI_INPUT_VALUE in span.attributes:
             kinds.setdefault(span.attributes[sc.OI_SPAN_KIND], []).append(span)
-    assert {"AGENT", "CHAIN", "TOOL", "RETRIEVER", "LLM"} <= set(kinds)
+    assert {"AGENT", "CHAIN", "TOOL", "LLM"} <= set(kinds) and kinds["RETRIEVER"]
     for span in (x for group in kinds.values() for x in group):
         for value, mime in ((sc.OI_INPUT_VALUE, sc.OI_INPUT_MIME), (sc.OI_OUTPUT_VALUE, sc.OI_OUTPUT_MIME)):
             if value in span.attributes:
                 expected = sc.JSON_MIME if span.attributes[value].strip()[:1] in "[{" else sc.TEXT_MIME
                 assert span.attributes[mime] == expected, (span.name, value)
-    add = s.one("execute_tool add").attributes
-    assert json.loads(add[sc.OI_INPUT_VALUE]) == {"a": 21, "b": 2} and add[sc.OI_INPUT_MIME] == sc.JSON_MIME
+    tool = s.one("execute_tool order_status").attributes
+    assert (tool[sc.OI_INPUT_VALUE], tool[sc.OI_INPUT_MIME]) == ("A1", sc.TEXT_MIME)  # one string argument: itself
+    assert json.loads(tool[sc.OI_OUTPUT_VALUE])["data"]["tool_call_id"] == "call_react_1"
+    assert tool[sc.OI_OUTPUT_MIME] == sc.JSON_MIME
     retriever = s.with_attr(sc.OI_SPAN_KIND, "RETRIEVER")[0].attributes
-    assert (retriever[sc.OI_INPUT_VALUE], retriever[sc.OI_INPUT_MIME]) == ("Capital of France?", sc.TEXT_MIME)
+    assert (retriever[sc.OI_INPUT_VALUE], retriever[sc.OI_INPUT_MIME]) == ("returns ship", sc.TEXT_MIME)
 
 
 def test_retrieved_documents_with_id_content_metadata_and_score(content_handler, handler, spans):
-    agents.retriever_chain([content_handler])
+    agents.retriever([content_handler])
     a = spans().with_attr(sc.OI_SPAN_KIND, "RETRIEVER")[0].attributes
     d = "retrieval.documents"
-    assert (a[f"{d}.0.document.id"], a[f"{d}.1.document.id"]) == ("doc-1", "doc-2")
-    assert a[f"{d}.0.document.content"] == "Paris is the capital of France."
-    assert json.loads(a[f"{d}.1.document.metadata"]) == {"source": "wiki", "relevance_score": 0.41}
-    assert (a[f"{d}.0.document.score"], a[f"{d}.1.document.score"]) == (0.92, 0.41)
-    assert json.loads(a[sc.OI_OUTPUT_VALUE])["documents"][0]["page_content"] == "Paris is the capital of France."
+    assert (a[f"{d}.0.document.id"], a[f"{d}.1.document.id"]) == ("doc-returns", "doc-shipping")
+    assert a[f"{d}.0.document.content"] == "Returns are free within 30 days."
+    assert json.loads(a[f"{d}.1.document.metadata"]) == {"source": "faq", "score": 0.55}
+    assert (a[f"{d}.0.document.score"], a[f"{d}.1.document.score"]) == (0.91, 0.55)
+    assert json.loads(a[sc.OI_OUTPUT_VALUE])["documents"][0]["page_content"] == "Returns are free within 30 days."
 
 
 def test_prompt_template_runs_are_prompt_spans_with_template_and_variables(content_handler, spans):
     agents.prompt_chain([content_handler])
     prompt = spans().one("ChatPromptTemplate").attributes
     assert prompt[sc.OI_SPAN_KIND] == "PROMPT"
-    assert prompt[sc.OI_PROMPT_TEMPLATE] == "Answer as a {persona}."
-    assert json.loads(prompt[sc.OI_PROMPT_TEMPLATE_VARIABLES]) == {"persona": "geographer"}
+    assert prompt[sc.OI_PROMPT_TEMPLATE] == "Write copy for {segment}."
+    assert json.loads(prompt[sc.OI_PROMPT_TEMPLATE_VARIABLES]) == {"segment": "VIP"}
 
 
 def test_capture_off_exports_no_template_or_message_content(handler, spans):
@@ -172,7 +174,7 @@ def test_capture_off_exports_no_template_or_message_content(handler, spans):
     ({"thread_id": "t-1"}, "t-1"),
 ])
 def test_explicit_session_id_wins_over_thread_id(handler, spans, metadata, expected):
-    model = agents.ScriptedChatModel(replies=["hi"])
+    model = agents.shapes.model(["hi"])
     model.invoke("hello", config={"callbacks": [handler], "metadata": metadata})
     span = spans().all[0]
     assert span.attributes[sc.OI_SESSION_ID] == expected
@@ -193,7 +195,7 @@ def test_openinference_context_managers_are_honoured(content_handler, spans):
 def test_using_attributes_with_prompt_template_and_run_metadata_precedence(content_handler, spans):
     with using_attributes(session_id="sess-ctx", user_id="u-ctx", metadata={"tier": "gold", "region": "eu"}, tags=["a"],
                           prompt_template="Hi {name}", prompt_template_version="v2", prompt_template_variables={"name": "Ada"}):
-        agents.ScriptedChatModel(replies=["hi"]).invoke(
+        agents.shapes.model(["hi"]).invoke(
             "hello", config={"callbacks": [content_handler], "tags": ["run-tag"],
                              "metadata": {"session_id": "sess-run", "region": "us", "user_id": "u-run"}})
     a = spans().all[0].attributes

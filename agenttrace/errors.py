@@ -1,0 +1,64 @@
+"""What an error exports: its type always; its message and stack trace only with content capture.
+
+Exception messages carry inputs (a pydantic ``ValidationError`` quotes the tool argument verbatim,
+``input_value='…'``; provider errors quote prompts), so with capture off a span gets the exception
+type as ``error.type`` and status description, and a stack trace of code locations only (file,
+line, function — no message). With capture on the message and the full trace are added; like every
+exported string they pass the redaction hook (``ContentPolicy.finalize``).
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import Optional
+
+from . import semconv as sc
+from .content import ContentPolicy
+
+
+def error_type(error: BaseException) -> str:
+    cls = type(error)
+    module = cls.__module__
+    return cls.__qualname__ if module == "builtins" else f"{module}.{cls.__qualname__}"
+
+
+def _message(error: BaseException) -> Optional[str]:
+    try:
+        return str(error)
+    except Exception:  # noqa: BLE001 - an exception whose __str__ raises
+        return None
+
+
+def _stack(error: BaseException, with_message: bool) -> Optional[str]:
+    try:
+        if with_message:
+            return "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        frames = "".join(traceback.format_tb(error.__traceback__)) if error.__traceback__ is not None else ""
+        return f"Traceback (most recent call last):\n{frames}{error_type(error)}" if frames else None
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def status_code(error: BaseException) -> Optional[int]:
+    """The HTTP status an error carries (``status_code``, or ``response.status_code`` as httpx, OpenAI
+    and Anthropic errors have): a number, never content, so it is exported whatever the policy."""
+    for value in (getattr(error, "status_code", None), getattr(getattr(error, "response", None), "status_code", None)):
+        if isinstance(value, int) and not isinstance(value, bool) and 100 <= value <= 599:
+            return value
+    return None
+
+
+def describe(error: BaseException, policy: ContentPolicy) -> tuple[str, dict]:
+    """``(status description, exception event attributes)`` for a failed run, per the content policy."""
+    kind = error_type(error)
+    event = {sc.EXCEPTION_TYPE: kind}
+    description = kind
+    if policy.capture:
+        message = _message(error)
+        if message:
+            event[sc.EXCEPTION_MESSAGE] = message
+            description = f"{kind}: {message}"
+    stack = _stack(error, with_message=policy.capture)
+    if stack:
+        event[sc.EXCEPTION_STACKTRACE] = stack
+    return description, event
