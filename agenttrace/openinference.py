@@ -39,6 +39,7 @@ logger = logging.getLogger("agenttrace")
 #: ``using_prompt_template`` / ``using_attributes`` put in the OTel context (keys = attribute names).
 CONTEXT_KEYS = (sc.OI_SESSION_ID, sc.OI_USER_ID, sc.OI_METADATA, sc.OI_TAGS,
                 sc.OI_PROMPT_TEMPLATE, sc.OI_PROMPT_TEMPLATE_VERSION, sc.OI_PROMPT_TEMPLATE_VARIABLES)
+_CONTEXT_KEY_SET = frozenset(CONTEXT_KEYS)
 #: LangChain ``run_type`` values that are OpenInference span kinds (``prompt`` → PROMPT, ...).
 _KINDS = {"llm", "chain", "tool", "retriever", "embedding", "agent", "reranker", "guardrail", "evaluator", "prompt"}
 _SCORE_KEYS = ("score", "relevance_score", "similarity_score", "_score")
@@ -143,7 +144,8 @@ def io_value(attrs: dict, policy: ContentPolicy, key: str, mime_key: str, payloa
 def context_attributes() -> dict:
     """The attributes openinference's ``using_*`` context managers have set, if any."""
     ctx = otel_context.get_current()
-    return {key: ctx[key] for key in CONTEXT_KEYS if ctx.get(key) is not None}
+    found = ctx.keys() & _CONTEXT_KEY_SET  # usually empty: one set operation on the hot path
+    return {key: ctx[key] for key in found if ctx[key] is not None} if found else {}
 
 
 def _context_metadata(value: Any) -> dict:

@@ -225,6 +225,10 @@ def _is_int(*values: Any) -> bool:
 
 def token_counts(attrs: dict, usage: Mapping[str, Any]) -> None:
     """``llm.token_count.*`` and their ``prompt_details`` / ``completion_details``."""
+    inp, out, total = usage.get("input_tokens"), usage.get("output_tokens"), usage.get("total_tokens")
+    if _is_int(inp, out, total) and "prompt_tokens_details" not in usage and "completion_tokens_details" not in usage:
+        _lc_token_counts(attrs, usage, inp, out, total)  # LangChain's usage_metadata: the common case, first
+        return
     for attr, keys in ((sc.OI_TOKENS_PROMPT, ("prompt_tokens", "input_tokens", "prompt_token_count")),
                        (sc.OI_TOKENS_COMPLETION, ("completion_tokens", "output_tokens", "candidates_token_count")),
                        (sc.OI_TOKENS_TOTAL, ("total_tokens", "total_token_count"))):
@@ -238,24 +242,8 @@ def token_counts(attrs: dict, usage: Mapping[str, Any]) -> None:
         value = _first_of(usage.get(details), (key,))  # OpenAI's raw usage
         if _is_count(value):
             attrs[attr] = value
-    inp, out, total = usage.get("input_tokens"), usage.get("output_tokens"), usage.get("total_tokens")
-    if _is_int(inp, out, total):  # LangChain's usage_metadata
-        details_in = usage.get("input_token_details") or {}
-        details_out = usage.get("output_token_details") or {}
-        write, read = details_in.get("cache_creation", 0) or 0, details_in.get("cache_read", 0) or 0
-        prompt = inp
-        cache = write + read
-        if cache and total == inp + out + cache:  # providers whose input_tokens leave the cache out
-            prompt += cache
-        elif cache and inp < cache:
-            prompt += cache
-            total += cache
-        attrs.update({sc.OI_TOKENS_PROMPT: prompt, sc.OI_TOKENS_COMPLETION: out, sc.OI_TOKENS_TOTAL: total})
-        for attr, value in ((sc.OI_TOKENS_PROMPT_AUDIO, details_in.get("audio")), (sc.OI_TOKENS_PROMPT_CACHE_WRITE, write),
-                            (sc.OI_TOKENS_PROMPT_CACHE_READ, read), (sc.OI_TOKENS_COMPLETION_AUDIO, details_out.get("audio")),
-                            (sc.OI_TOKENS_COMPLETION_REASONING, details_out.get("reasoning"))):
-            if value:
-                attrs[attr] = value
+    if _is_int(inp, out, total):
+        _lc_token_counts(attrs, usage, inp, out, total)
     elif _is_int(inp, out) and (usage.get("cache_read_input_tokens") or usage.get("cache_creation_input_tokens")):
         write, read = usage.get("cache_creation_input_tokens") or 0, usage.get("cache_read_input_tokens") or 0
         attrs[sc.OI_TOKENS_PROMPT] = inp + write + read  # Anthropic's raw usage counts the cache apart
@@ -264,6 +252,27 @@ def token_counts(attrs: dict, usage: Mapping[str, Any]) -> None:
             attrs[sc.OI_TOKENS_PROMPT_CACHE_WRITE] = write
         if read:
             attrs[sc.OI_TOKENS_PROMPT_CACHE_READ] = read
+
+
+def _lc_token_counts(attrs: dict, usage: Mapping[str, Any], inp: int, out: int, total: int) -> None:
+    """LangChain's ``usage_metadata`` with its input / output token details."""
+    details_in = usage.get("input_token_details") or {}
+    details_out = usage.get("output_token_details") or {}
+    write, read = details_in.get("cache_creation", 0) or 0, details_in.get("cache_read", 0) or 0
+    prompt = inp
+    cache = write + read
+    if cache and total == inp + out + cache:  # providers whose input_tokens leave the cache out
+        prompt += cache
+    elif cache and inp < cache:
+        prompt += cache
+        total += cache
+    attrs[sc.OI_TOKENS_PROMPT], attrs[sc.OI_TOKENS_COMPLETION], attrs[sc.OI_TOKENS_TOTAL] = prompt, out, total
+    if details_in or details_out:
+        for attr, value in ((sc.OI_TOKENS_PROMPT_AUDIO, details_in.get("audio")), (sc.OI_TOKENS_PROMPT_CACHE_WRITE, write),
+                            (sc.OI_TOKENS_PROMPT_CACHE_READ, read), (sc.OI_TOKENS_COMPLETION_AUDIO, details_out.get("audio")),
+                            (sc.OI_TOKENS_COMPLETION_REASONING, details_out.get("reasoning"))):
+            if value:
+                attrs[attr] = value
 
 
 def _finish_reason(first: Any) -> Optional[str]:

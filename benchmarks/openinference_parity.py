@@ -68,8 +68,8 @@ ALLOWED: dict[str, tuple[Callable[[Any, Any, Any], bool], str]] = {
     "openinference.span.kind": (
         _kind_pair,
         "OpenInference marks any run whose name contains 'agent' as AGENT (a LangGraph node named "
-        "'agent', a model call inside it) and a LangGraph graph as CHAIN; agenttrace decides AGENT "
-        "from what the run is (a model-driven agent graph), CHAIN for its nodes",
+        "'agent', a tool named 'agent_lookup') and a LangGraph graph as CHAIN; agenttrace decides from "
+        "what the run is: AGENT for agents and graphs (Phoenix's agent views), CHAIN for their nodes",
     ),
     "input.value": (
         lambda ours, theirs, span: _ids_assigned_later(ours, theirs),

@@ -232,3 +232,18 @@ def test_a_failing_extractor_costs_only_its_own_attributes():
     assert sc.OI_INPUT_VALUE not in attrs  # LangChain's serialiser failed: that extractor's attribute is lost
     assert attrs["llm.input_messages.0.message.content"] == "hi"
     assert attrs["llm.input_messages.1.message.tool_calls.0.tool_call.id"] == "c1"
+
+
+@pytest.mark.parametrize("usage", [
+    {"prompt_tokens": 50, "completion_tokens": 9, "total_tokens": 59,  # OpenAI's raw usage in llm_output
+     "prompt_tokens_details": {"cached_tokens": 32, "audio_tokens": 0}, "completion_tokens_details": {"reasoning_tokens": 4}},
+    {"input_tokens": 10, "output_tokens": 5, "cache_read_input_tokens": 30, "cache_creation_input_tokens": 7},  # Anthropic's raw usage
+    {"input_tokens": 10, "output_tokens": 5, "total_tokens": 55, "input_token_details": {"cache_read": 40}},  # cache outside input
+    {"input_tokens": 60, "output_tokens": 5, "total_tokens": 65, "input_token_details": {"cache_read": 40, "cache_creation": 0}},
+])
+def test_token_counts_of_provider_payloads_match_openinference(usage):
+    from openinference.instrumentation.langchain._tracer import _token_counts
+
+    ours: dict = {}
+    oi_llm.token_counts(ours, usage)
+    assert ours == dict(_token_counts({"llm_output": {"token_usage": usage}}))
