@@ -17,7 +17,7 @@ from .content import ContentPolicy, to_json, to_text
 _INTERNAL_TAG = re.compile(r"^(graph:step:\d+|seq:step:\d+|retry:attempt:\d+|condition:\d+|branch:(\d+|default)|map:key:.*|langsmith:.*)$")
 _INTERNAL_META_PREFIXES = ("langgraph_", "ls_", "lc_", "checkpoint_", "__")
 _INTERNAL_META_KEYS = {"checkpoint_ns", "checkpoint_id"}
-_SESSION_KEYS = ("thread_id", "session_id", "conversation_id")
+_SESSION_KEYS = ("session_id", "conversation_id", "thread_id")  # OpenInference's order: an explicit session wins
 _TAG_NUMBER = re.compile(r"^(graph:step|seq:step|retry:attempt|condition):(\d+)$")
 _LC_GENERATED_ID = ("run-", "lc_run-", "lc_")
 
@@ -62,19 +62,6 @@ def session_id(metadata: Optional[Mapping[str, Any]]) -> Optional[str]:
     if isinstance(configurable, Mapping) and configurable.get("thread_id") is not None:
         return to_text(configurable["thread_id"])
     return None
-
-
-def labels(attrs: dict, tags: Optional[Sequence[str]], metadata: Optional[Mapping[str, Any]]) -> None:
-    """User tags and metadata (segment, template version, ...) → ``tag.tags`` / ``metadata``."""
-    t = user_tags(tags)
-    if t:
-        attrs[sc.OI_TAGS] = t
-    md = user_metadata(metadata)
-    if md:
-        attrs[sc.OI_METADATA] = to_json(md)
-        user = md.get("user_id")
-        if user is not None:
-            attrs[sc.OI_USER_ID] = to_text(user)
 
 
 def run_name(serialized: Optional[Mapping[str, Any]], kwargs: Mapping[str, Any], default: str) -> str:
@@ -206,12 +193,6 @@ def input_messages(attrs: dict, policy: ContentPolicy, batches: Sequence[Sequenc
     if system:
         policy.put(attrs, sc.SYSTEM_INSTRUCTIONS, system)
     policy.put(attrs, sc.INPUT_MESSAGES, chat)
-    policy.put(attrs, sc.OI_INPUT_VALUE, messages)
-    attrs.setdefault(sc.OI_INPUT_MIME, sc.JSON_MIME)
-    for i, m in enumerate(messages[:64]):
-        policy.put(attrs, f"{sc.OI_LLM_INPUT_MESSAGES}.{i}.message.role", m["role"])
-        text = "".join(p.get("content") or p.get("response") or "" for p in m["parts"] if p.get("type") in ("text", "tool_call_response"))
-        policy.put(attrs, f"{sc.OI_LLM_INPUT_MESSAGES}.{i}.message.content", text)
 
 
 def _first(*values: Any) -> Any:
@@ -274,24 +255,14 @@ def llm_response(attrs: dict, policy: ContentPolicy, response: Any, provider_nam
     usage = getattr(message, "usage_metadata", None) or {}
     input_tokens = usage.get("input_tokens")
     output_tokens = usage.get("output_tokens")
-    total = usage.get("total_tokens")
     if input_tokens is None and output_tokens is None:
         legacy = llm_output.get("token_usage") or llm_output.get("usage") or info.get("usage") or {}
         if isinstance(legacy, Mapping):
             input_tokens = _first(legacy.get("prompt_tokens"), legacy.get("input_tokens"))
             output_tokens = _first(legacy.get("completion_tokens"), legacy.get("output_tokens"))
-            total = legacy.get("total_tokens")
-    for attr, oi_attr, value in (
-        (sc.USAGE_INPUT_TOKENS, sc.OI_TOKENS_PROMPT, input_tokens),
-        (sc.USAGE_OUTPUT_TOKENS, sc.OI_TOKENS_COMPLETION, output_tokens),
-    ):
+    for attr, value in ((sc.USAGE_INPUT_TOKENS, input_tokens), (sc.USAGE_OUTPUT_TOKENS, output_tokens)):
         if _is_count(value):
             attrs[attr] = int(value)
-            attrs[oi_attr] = int(value)
-    if total is None and sc.USAGE_INPUT_TOKENS in attrs and sc.USAGE_OUTPUT_TOKENS in attrs:
-        total = attrs[sc.USAGE_INPUT_TOKENS] + attrs[sc.USAGE_OUTPUT_TOKENS]
-    if _is_count(total):
-        attrs[sc.OI_TOKENS_TOTAL] = int(total)
     details_in = usage.get("input_token_details") or {}
     details_out = usage.get("output_token_details") or {}
     for attr, value in (
@@ -312,12 +283,6 @@ def llm_response(attrs: dict, policy: ContentPolicy, response: Any, provider_nam
                 out["finish_reason"] = reason
             outputs.append(out)
         policy.put(attrs, sc.OUTPUT_MESSAGES, outputs)
-        policy.put(attrs, sc.OI_OUTPUT_VALUE, outputs)
-        attrs.setdefault(sc.OI_OUTPUT_MIME, sc.JSON_MIME)
-        if outputs:
-            policy.put(attrs, f"{sc.OI_LLM_OUTPUT_MESSAGES}.0.message.role", "assistant")
-            text = "".join(p.get("content", "") for p in outputs[0]["parts"] if p.get("type") == "text")
-            policy.put(attrs, f"{sc.OI_LLM_OUTPUT_MESSAGES}.0.message.content", text)
 
 
 # --- tools and retrievers --------------------------------------------------------------------
@@ -332,7 +297,6 @@ def tool_output(attrs: dict, policy: ContentPolicy, output: Any) -> Optional[str
         attrs[sc.OI_TOOL_CALL_ID] = to_text(call_id)
     content = getattr(output, "content", output)
     policy.put(attrs, sc.TOOL_CALL_RESULT, content)
-    policy.put(attrs, sc.OI_OUTPUT_VALUE, content)
     if getattr(output, "status", None) == "error":
         return "tool_error"
     return None
@@ -344,7 +308,7 @@ def documents(attrs: dict, policy: ContentPolicy, docs: Iterable[Any]) -> None:
     if not policy.capture:
         return
     items = []
-    for i, doc in enumerate(docs[:100]):
+    for doc in docs[:100]:
         item = {"content": to_text(getattr(doc, "page_content", doc))}
         if getattr(doc, "id", None) is not None:
             item["id"] = to_text(doc.id)
@@ -352,10 +316,6 @@ def documents(attrs: dict, policy: ContentPolicy, docs: Iterable[Any]) -> None:
         if meta:
             item["metadata"] = meta
         items.append(item)
-        prefix = f"{sc.OI_RETRIEVAL_DOCUMENTS}.{i}.document"
-        policy.put(attrs, f"{prefix}.content", item["content"])
-        if "id" in item:
-            policy.put(attrs, f"{prefix}.id", item["id"])
     policy.put(attrs, sc.RETRIEVAL_DOCUMENTS, items)
 
 

@@ -24,6 +24,8 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from . import control
 from . import extract as ex
+from . import openinference as oi
+from . import openinference_llm as oi_llm
 from . import semconv as sc
 from . import shapes
 from ._version import __version__
@@ -122,11 +124,7 @@ class CallbackHandler(BaseCallbackHandler):
 
     def _start(self, run_id, parent: Optional[RunState], run_type: str, name: str, span_name: str, kind: SpanKind,
                attrs: dict, tags: Any, metadata: Any, operation: Optional[str]) -> RunState:
-        conversation = ex.session_id(metadata) or (parent.conversation_id if parent else None)
-        if conversation:
-            attrs[sc.CONVERSATION_ID] = conversation
-            attrs[sc.OI_SESSION_ID] = conversation
-        ex.labels(attrs, tags, metadata)
+        conversation = oi.labels(attrs, self.content, tags, metadata, parent.conversation_id if parent else None)
         attrs[sc.RUN_ID] = str(run_id)
         state = self.life.start(run_id, parent, run_type, name, span_name, kind, attrs, operation or run_type)
         state.conversation_id = conversation
@@ -286,17 +284,17 @@ class CallbackHandler(BaseCallbackHandler):
             attrs[sc.OI_SPAN_KIND] = "AGENT"  # Phoenix's agent views, for graphs and agents alike
         elif parent is None:
             op = sc.OP_INVOKE_WORKFLOW
-            attrs.update({sc.OPERATION: op, sc.WORKFLOW_NAME: name, sc.OI_SPAN_KIND: "CHAIN"})
+            attrs.update({sc.OPERATION: op, sc.WORKFLOW_NAME: name, sc.OI_SPAN_KIND: oi.chain_kind(kwargs)})
         else:
             op = None
-            attrs[sc.OI_SPAN_KIND] = "CHAIN"
+            attrs[sc.OI_SPAN_KIND] = oi.chain_kind(kwargs)
         if node is not None:
             attrs[sc.GRAPH_NODE] = str(node)
             attrs[sc.GRAPH_STEP] = graph_step
             triggers = metadata.get("langgraph_triggers")
             if isinstance(triggers, (list, tuple)):
                 attrs[sc.GRAPH_TRIGGERS] = [str(t) for t in triggers]
-        self.content.put(attrs, sc.OI_INPUT_VALUE, inputs)
+        oi.chain_input(attrs, self.content, inputs, serialized)
         span_name = f"{op} {agent_name}" if op else name
         state = self._start(run_id, parent, "chain", name, span_name, SpanKind.INTERNAL, attrs, tags, metadata, op)
         state.is_agent = op is not None
@@ -312,7 +310,7 @@ class CallbackHandler(BaseCallbackHandler):
     @_guard
     def on_chain_end(self, outputs, *, run_id, **kwargs):
         def build(state: RunState, attrs: dict) -> None:
-            self.content.put(attrs, sc.OI_OUTPUT_VALUE, outputs)
+            oi.chain_output(attrs, self.content, outputs, kwargs.get("inputs"))
             parent = state.parent
             if parent is not None and parent.node is not None and state.node is None and (state.seq_step or 0) >= 2:
                 targets = control.targets(outputs)  # a conditional edge's routing function
@@ -373,11 +371,12 @@ class CallbackHandler(BaseCallbackHandler):
         prov = ex.provider(invocation, metadata)
         name = ex.run_name(serialized, kwargs, str(invocation.get("_type") or operation))
         parent = self._parent(parent_run_id)
-        attrs: dict = {sc.OPERATION: operation, sc.PROVIDER: prov, sc.OI_SPAN_KIND: "LLM", sc.OI_LLM_PROVIDER: prov}
+        attrs: dict = {sc.OPERATION: operation, sc.PROVIDER: prov, sc.OI_SPAN_KIND: "LLM"}
         if model:
             attrs[sc.REQUEST_MODEL] = model
             attrs[sc.OI_LLM_MODEL] = model
         ex.request_params(attrs, invocation, metadata)
+        oi_llm.llm_request(attrs, invocation, metadata)
         ex.output_type(attrs, invocation, kwargs.get("options"))
         self._number_attempt(parent, name, tags, attrs)
         if self.content.capture:
@@ -385,7 +384,7 @@ class CallbackHandler(BaseCallbackHandler):
                 ex.input_messages(attrs, self.content, messages)
             elif prompts:
                 self.content.put(attrs, sc.INPUT_MESSAGES, [{"role": "user", "parts": [{"type": "text", "content": p}]} for p in prompts[:1]])
-                self.content.put(attrs, sc.OI_INPUT_VALUE, prompts[0] if len(prompts) == 1 else prompts)
+            oi_llm.llm_input(attrs, self.content, messages, prompts)
         span_name = f"{operation} {model}" if model else operation
         state = self._start(run_id, parent, "llm", name, span_name, SpanKind.CLIENT, attrs, tags, metadata, operation)
         state.provider = prov
@@ -414,6 +413,7 @@ class CallbackHandler(BaseCallbackHandler):
     def on_llm_end(self, response, *, run_id, **kwargs):
         def build(state: RunState, attrs: dict) -> None:
             ex.llm_response(attrs, self.content, response, state.provider)
+            oi_llm.llm_output(attrs, self.content, response)
             if state.first_chunk_at is not None:
                 attrs[sc.RESPONSE_TIME_TO_FIRST_CHUNK] = state.first_chunk_at - state.started
                 attrs[sc.STREAMED_CHUNKS] = state.chunks
@@ -484,7 +484,7 @@ class CallbackHandler(BaseCallbackHandler):
         if self.content.capture:
             args = inputs if inputs is not None else input_str
             self.content.put(attrs, sc.TOOL_CALL_ARGUMENTS, args)
-            self.content.put(attrs, sc.OI_INPUT_VALUE, args)
+            oi.tool_input(attrs, self.content, input_str, inputs)
         state = self._start(run_id, parent, "tool", name, f"{sc.OP_EXECUTE_TOOL} {name}", SpanKind.INTERNAL, attrs, tags, metadata,
                             sc.OP_EXECUTE_TOOL)
         if self.metrics is not None:
@@ -501,11 +501,12 @@ class CallbackHandler(BaseCallbackHandler):
         def build(state: RunState, attrs: dict) -> None:
             if control.is_command(output):  # a tool that routes: a handoff, or a goto in its own graph
                 self.content.put(attrs, sc.TOOL_CALL_RESULT, control.command_summary(output))
-                self.content.put(attrs, sc.OI_OUTPUT_VALUE, control.command_summary(output))
+                oi.tool_output(attrs, self.content, control.command_summary(output))
                 if control.is_handoff(output):
                     self._handoff(state, output)
                 return
             failure = ex.tool_output(attrs, self.content, output)
+            oi.tool_output(attrs, self.content, output)
             if failure is not None:
                 attrs[sc.ERROR_TYPE] = failure
                 state.span.set_status(Status(StatusCode.ERROR, "tool returned an error message"))
@@ -525,13 +526,17 @@ class CallbackHandler(BaseCallbackHandler):
         attrs: dict = {sc.OPERATION: sc.OP_RETRIEVAL, sc.DATA_SOURCE_ID: source, sc.OI_SPAN_KIND: "RETRIEVER"}
         self._number_attempt(parent, name, tags, attrs)
         self.content.put(attrs, sc.RETRIEVAL_QUERY_TEXT, query)
-        self.content.put(attrs, sc.OI_INPUT_VALUE, query)
+        oi.retriever_input(attrs, self.content, query)
         self._start(run_id, parent, "retriever", name, f"{sc.OP_RETRIEVAL} {source}", SpanKind.CLIENT, attrs, tags, metadata,
                     sc.OP_RETRIEVAL)
 
     @_guard
     def on_retriever_end(self, documents, *, run_id, **kwargs):
-        self._end(run_id, lambda state, attrs: ex.documents(attrs, self.content, documents))
+        def build(state: RunState, attrs: dict) -> None:
+            ex.documents(attrs, self.content, documents)
+            oi.retriever_output(attrs, self.content, documents)
+
+        self._end(run_id, build)
 
     @_guard
     def on_retriever_error(self, error, *, run_id, **kwargs):
