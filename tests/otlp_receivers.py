@@ -89,3 +89,36 @@ def closed_port_endpoint() -> str:
     port = s.getsockname()[1]
     s.close()
     return f"http://127.0.0.1:{port}/v1/traces"
+
+
+class HangingReceiver:
+    """A backend that accepts connections and never answers (a hung collector or a stuck proxy):
+    the client's request — HTTP or gRPC — waits until its own timeout."""
+
+    def __init__(self):
+        import socket
+
+        self._sock = socket.socket()
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(64)
+        self.port = self._sock.getsockname()[1]
+        self.endpoint = f"http://127.0.0.1:{self.port}/v1/traces"
+        self.grpc_endpoint = f"http://127.0.0.1:{self.port}"
+        self._held: list = []
+        self._closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self._closed:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            self._held.append(conn)  # read nothing, answer nothing, keep it open
+
+    def close(self):
+        self._closed = True
+        self._sock.close()
+        for conn in self._held:
+            conn.close()
