@@ -104,6 +104,8 @@ def _profiler(store: Any, segment_keys: Optional[Sequence[str]], window: Union[f
     if store is None:
         return None
     try:
+        if from_env:  # a path that cannot be a directory: say so now, not at every write
+            os.makedirs(store, exist_ok=True)
         return _open_profiler(store, segment_keys, window)
     except Exception as err:
         if not from_env:
