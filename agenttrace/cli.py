@@ -32,7 +32,8 @@ def config(ctx: click.Context, endpoint: str | None, protocol: str | None) -> No
     (configure() would warn and fall back to the default instead).
     """
     from .content import CAPTURE_ENV, capture_from_env
-    from .otlp_config import compression_problems, env_headers_problems, resolve_endpoint, resolve_protocol, resolve_timeout
+    from .otlp_config import (compression_problems, env_headers_problems, resolve_endpoint, resolve_protocol,
+                              resolve_timeout)
 
     problems: list = []
     try:

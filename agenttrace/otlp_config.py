@@ -209,10 +209,11 @@ def env_headers_problems(problems: list) -> tuple[dict, list[str]]:
         if not bad:
             continue
         good = [item for item in items if item.strip() and not _malformed(item)]
-        shown = ",".join(f"{i.split('=', 1)[0].strip()}=…" if not _malformed(i) else "<not name=value>" for i in items)
+        shown = ",".join("<not name=value>" if _malformed(i) else f"{i.split('=', 1)[0].strip()}=…" for i in items)
         kept = ", ".join(i.split("=", 1)[0].strip() for i in good) or "none"
-        problems.append(EnvProblem(name, repr(shown), f"has {len(bad)} entr{'y that is' if len(bad) == 1 else 'ies that are'} "
-                                   "not name=value", f"its well-formed headers ({kept})"))
+        what = "entry that is" if len(bad) == 1 else "entries that are"
+        problems.append(EnvProblem(name, repr(shown), f"has {len(bad)} {what} not name=value",
+                                   f"its well-formed headers ({kept})"))
         headers.update(parse_env_headers(",".join(good), liberal=True))
         hide.append(name)
     return headers, hide

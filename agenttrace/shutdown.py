@@ -86,11 +86,11 @@ def flush_pipeline(t: Any, timeout: float) -> FlushResult:
     others_ok = True
     if ticket is not None:
         pending, failed = processor.wait(ticket, deadline)
-    elif processor is not None or not t.owns_provider:  # SimpleSpanProcessor, or the application's provider
-        target = processor if processor is not None else t.tracer_provider
-        if hasattr(target, "force_flush"):
-            finished, value = run_within(deadline, target.force_flush, int(_left(deadline) * 1000))
-            others_ok = finished and value is not False
+    # a SimpleSpanProcessor (batch=False); the application's own provider: its other processors too
+    for target in ([processor] if processor is not None and ticket is None else []) + \
+            ([t.tracer_provider] if not t.owns_provider and hasattr(t.tracer_provider, "force_flush") else []):
+        finished, value = run_within(deadline, target.force_flush, int(_left(deadline) * 1000))
+        others_ok = others_ok and finished and value is not False
     ok = others_ok and not (metrics_pending or profiles_pending or pending or failed)
     return FlushResult(ok, pending, failed, metrics_pending, profiles_pending, t.dropped_spans,
                        time.monotonic() - start)
@@ -112,6 +112,8 @@ def shutdown_pipeline(t: Any, timeout: float) -> None:
         processor.finish_shutdown(ticket, deadline)
     elif processor is not None:
         run_within(deadline, processor.shutdown)
+    if t.owns_provider:  # processors the application added to agenttrace's provider; ours return at once
+        run_within(deadline, t.tracer_provider.shutdown)
 
 
 # ---------------------------------------------------------------------------------------- exit

@@ -289,7 +289,8 @@ def configure(
         clock=clock,
         **{k: v for k, v in handler_options.items() if v is not None},
     )
-    sigterm = bool(handle_sigterm) and (owns or processor is not None or profiler is not None) and _exit.install_sigterm()
+    created = owns or processor is not None or profiler is not None
+    sigterm = bool(handle_sigterm) and created and _exit.install_sigterm()
     telemetry = Telemetry(handler, provider, project, resolved_endpoint, resolved_protocol, processor, owns, drops,
                           profiler, float(exit_timeout), sigterm, resolved_timeout)
     _exit.register(telemetry)
