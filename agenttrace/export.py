@@ -128,7 +128,7 @@ class BoundedBatchProcessor(SpanProcessor):
             os.register_at_fork(after_in_child=lambda: (r := reinit()) is not None and r())
 
     def _start(self) -> None:
-        self._cond = threading.Condition()
+        self._cond = threading.Condition(threading.Lock())
         self._queue: collections.deque = collections.deque()
         self._accepted = 0  # spans ever queued
         self._resolved = 0  # of those: exported, failed or abandoned (queue order, so a prefix)

@@ -67,12 +67,12 @@ class Telemetry:
         returning early: pending spans stay queued for the next flush or for exit."""
         return _exit.flush_pipeline(self, timeout)
 
-    def shutdown(self, timeout: Optional[float] = None) -> None:
-        """Flush and stop the pipeline agenttrace created, within ``timeout`` seconds (default
-        ``exit_timeout``); what is still undelivered then is counted in ``dropped_spans``. A user's
-        own tracer provider is left running."""
+    def shutdown(self, timeout: float = 30.0) -> None:
+        """Flush and stop the pipeline agenttrace created, within ``timeout`` seconds (process exit
+        and SIGTERM call it with ``exit_timeout``); what is still undelivered then is counted in
+        ``dropped_spans``. A user's own tracer provider is left running."""
         _exit.unregister(self)
-        _exit.shutdown_pipeline(self, self.exit_timeout if timeout is None else timeout)
+        _exit.shutdown_pipeline(self, timeout)
 
 
 def _metrics_engine(profiles: Any, scorer: Any, theme_json: Any, queue_size: int, embedding_model: Optional[str]):
