@@ -24,17 +24,33 @@ def main() -> None:
 @main.command()
 @click.option("--endpoint", help="OTLP endpoint (default: OTEL_EXPORTER_OTLP_* variables, else local Phoenix).")
 @click.option("--protocol", type=click.Choice(["http/protobuf", "grpc"]), help="OTLP protocol.")
-def config(endpoint: str | None, protocol: str | None) -> None:
-    """Show where spans would go and whether content is captured, as resolved from options and env."""
-    from .content import CAPTURE_ENV, capture_from_env
-    from .export import resolve_endpoint, resolve_protocol
+@click.pass_context
+def config(ctx: click.Context, endpoint: str | None, protocol: str | None) -> None:
+    """Show where spans would go and whether content is captured, as resolved from options and env.
 
+    Exits 2 with one line on stderr when an option or an environment variable is unusable
+    (configure() would warn and fall back to the default instead).
+    """
+    from .content import CAPTURE_ENV, capture_from_env
+    from .otlp_config import (compression_problems, env_headers_problems, resolve_endpoint, resolve_protocol,
+                              resolve_timeout)
+
+    problems: list = []
     try:
-        proto = resolve_protocol(protocol)
+        proto = resolve_protocol(protocol, problems)
+        resolved = resolve_endpoint(endpoint, proto, problems)
     except ValueError as err:
-        raise click.UsageError(str(err)) from None
+        problems.append(str(err).removeprefix("agenttrace: "))
+    else:
+        timeout = resolve_timeout(None, problems)
+        env_headers_problems(problems)
+        compression_problems(problems)
+    if problems:
+        click.echo("agenttrace config: " + "; ".join(map(str, problems)), err=True)
+        ctx.exit(2)
     click.echo(f"protocol:         {proto}")
-    click.echo(f"endpoint:         {resolve_endpoint(endpoint, proto)}")
+    click.echo(f"endpoint:         {resolved}")
+    click.echo(f"export timeout:   {timeout:g} s")
     click.echo(f"capture content:  {capture_from_env()}  ({CAPTURE_ENV})")
 
 

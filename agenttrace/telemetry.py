@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import atexit
 import logging
 import os
-import weakref
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Optional
+from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
@@ -16,19 +14,30 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
 
 from . import semconv as sc
-from .export import BoundedBatchProcessor, DropCounter, otlp_exporter, parse_headers, quiet_exporter_logs, resolve_endpoint, resolve_protocol
+from . import shutdown as _exit
+from .content import Redactor
+from .export import BoundedBatchProcessor, DropCounter, otlp_exporter, quiet_exporter_logs
 from .handler import CallbackHandler
+from .otlp_config import (
+    EnvProblem,
+    compression_problems,
+    env_headers_problems,
+    parse_headers,
+    resolve_endpoint,
+    resolve_protocol,
+    resolve_timeout,
+    warn_once,
+)
+from .shutdown import DEFAULT_EXIT_TIMEOUT, FlushResult
+
+__all__ = ["FlushResult", "Telemetry", "configure"]
 
 logger = logging.getLogger("agenttrace")
 
-_HANDLER_OPTIONS = {"redact", "max_content_length", "run_ttl", "max_open_runs"}
-_METRIC_OPTIONS = {"profiles", "scorer", "theme_json", "metrics_queue_size", "embedding_model"}
-_EXPORT_OPTIONS = {"batch", "max_queue_size", "schedule_delay_millis", "export_timeout"}
-_PROFILE_OPTIONS = {"profile_store", "segment_keys", "profile_window", "clock"}
 PROFILE_STORE_ENV = "AGENTTRACE_PROFILE_STORE"
 
 
-@dataclass
+@dataclass(eq=False)
 class Telemetry:
     """What :func:`configure` returns: the handler to pass to LangChain, and the pipeline behind it."""
 
@@ -41,79 +50,82 @@ class Telemetry:
     owns_provider: bool
     drops: DropCounter
     profiler: Optional[Any] = None  # the TrajectoryProcessor writing drift profiles, when enabled
+    exit_timeout: float = DEFAULT_EXIT_TIMEOUT  # seconds exit / SIGTERM / shutdown() wait at most
+    handle_sigterm: bool = False  # whether a SIGTERM runs the bounded shutdown before the process ends
+    export_timeout: Optional[float] = None  # seconds one OTLP export may take (None: not an OTLP pipeline)
 
     @property
     def dropped_spans(self) -> int:
+        """Spans that never reached the backend: queue full, refused by it, or still pending when a
+        flush/exit deadline passed (``drops`` has the count per cause)."""
         return self.drops.total
 
-    def flush(self, timeout: float = 30.0) -> bool:
-        """Wait for pending metric scores, then export everything finished so far; False on timeout."""
-        metrics = self.callback_handler.metrics
-        if metrics is not None and not metrics.flush(timeout):
-            return False
-        try:
-            target = self.tracer_provider if hasattr(self.tracer_provider, "force_flush") else self.processor
-            return bool(target.force_flush(int(timeout * 1000))) if target is not None else True
-        except Exception:  # noqa: BLE001
-            logger.warning("agenttrace: flush failed", exc_info=True)
-            return False
+    def flush(self, timeout: float = 30.0) -> FlushResult:
+        """Deliver what has finished so far — metric scores, spans, trajectory profiles — waiting at
+        most ``timeout`` seconds in all. Returns a :class:`FlushResult`, truthy when everything was
+        delivered; otherwise it says what was not (still pending, refused) — nothing is lost by
+        returning early: pending spans stay queued for the next flush or for exit."""
+        return _exit.flush_pipeline(self, timeout)
 
-    def shutdown(self) -> None:
-        """Flush and stop the pipeline agenttrace created (a user's own provider is left running)."""
-        self.callback_handler.runs.sweep(float("inf"))  # end whatever is still open, marked expired
-        if self.callback_handler.metrics is not None:
-            self.callback_handler.metrics.shutdown()  # drain: scores of finished steps are not lost
-        try:
-            if self.owns_provider:
-                self.tracer_provider.shutdown()
-            else:
-                for processor in (self.processor, self.profiler):
-                    if processor is not None:
-                        processor.force_flush()
-                        processor.shutdown()
-        except Exception:  # noqa: BLE001
-            logger.warning("agenttrace: shutdown failed", exc_info=True)
+    def shutdown(self, timeout: float = 30.0) -> None:
+        """Flush and stop the pipeline agenttrace created, within ``timeout`` seconds (process exit
+        and SIGTERM call it with ``exit_timeout``); what is still undelivered then is counted in
+        ``dropped_spans``. A user's own tracer provider is left running."""
+        _exit.unregister(self)
+        _exit.shutdown_pipeline(self, timeout)
 
 
-def _metrics_engine(options: dict):
+def _metrics_engine(profiles: Any, scorer: Any, theme_json: Any, queue_size: int, embedding_model: Optional[str]):
     """``profiles=`` (a path, a dict or a ProfileSet) → a MetricsEngine; heavy metrics need a scorer."""
-    if options.get("profiles") is None:
+    if profiles is None:
         return None
     import json
 
     from .metrics import MetricsEngine, load
 
-    theme_json = options.get("theme_json")
     custom = list(json.loads(theme_json) if isinstance(theme_json, str) else (theme_json or {}))
-    profiles = load(options["profiles"], known_metrics=["jailbreak_similarity"] + [f"{g}_similarity" for g in custom])
-    scorer = options.get("scorer")
-    if scorer is None and profiles.heavy_metrics:
+    profile_set = load(profiles, known_metrics=["jailbreak_similarity"] + [f"{g}_similarity" for g in custom])
+    if scorer is None and profile_set.heavy_metrics:
         try:
             from agenttrace_langkit import LangKitScorer
         except ImportError:
             raise RuntimeError(
-                f"agenttrace: the profiles ask for {', '.join(sorted(profiles.heavy_metrics))}, which need the LangKit "
-                "integration: pip install torch==2.13.0 && pip install -e integrations/langkit") from None
-        scorer = LangKitScorer(model=options.get("embedding_model"), theme_json=theme_json)
-    return MetricsEngine(profiles, scorer, queue_size=int(options.get("metrics_queue_size", 10_000)))
+                f"agenttrace: the profiles ask for {', '.join(sorted(profile_set.heavy_metrics))}, which need the "
+                "LangKit integration: pip install torch==2.13.0 && pip install -e integrations/langkit") from None
+        scorer = LangKitScorer(model=embedding_model, theme_json=theme_json)
+    return MetricsEngine(profile_set, scorer, queue_size=int(queue_size))
 
 
-def _profiler(options: dict):
-    """``profile_store=`` (a directory, or any sink with write/flush/close) → a TrajectoryProcessor."""
-    store = options.get("profile_store") or os.environ.get(PROFILE_STORE_ENV) or None
+def _profiler(store: Any, segment_keys: Optional[Sequence[str]], window: Union[float, timedelta], problems: list):
+    """``profile_store=`` (a directory, or any sink with write/flush/close) → a TrajectoryProcessor.
+    From ``AGENTTRACE_PROFILE_STORE`` a store that cannot be opened is a warning, not a crash."""
+    from_env = store is None
+    store = store or os.environ.get(PROFILE_STORE_ENV, "").strip() or None
     if store is None:
         return None
+    try:
+        if from_env:  # a path that cannot be a directory: say so now, not at every write
+            os.makedirs(store, exist_ok=True)
+        return _open_profiler(store, segment_keys, window)
+    except Exception as err:
+        if not from_env:
+            raise
+        problems.append(EnvProblem(PROFILE_STORE_ENV, repr(store), f"cannot be used as a profile store ({err})",
+                                   "no trajectory profiling"))
+        return None
+
+
+def _open_profiler(store: Any, segment_keys: Optional[Sequence[str]], window: Union[float, timedelta]):
     from .profiling import TrajectoryProcessor
     from .trajectory import DEFAULT_SEGMENT_KEYS
 
-    keys = tuple(options.get("segment_keys") or DEFAULT_SEGMENT_KEYS)
+    keys = tuple(segment_keys or DEFAULT_SEGMENT_KEYS)
     if isinstance(store, (str, os.PathLike)):
         try:
             from agenttrace_whylogs import ProfileStore
         except ImportError as err:
             raise RuntimeError("agenttrace: profile_store= needs the whylogs integration: "
                                f"pip install -e integrations/whylogs (agenttrace-whylogs) [{err}]") from None
-        window = options.get("profile_window", 3600)
         window = window if isinstance(window, timedelta) else timedelta(seconds=float(window))
         store = ProfileStore(store, window=window, segment_keys=keys)
     return TrajectoryProcessor(store, segment_keys=keys)
@@ -130,35 +142,106 @@ def _resource(project: str, service_name: Optional[str]) -> Resource:
     return resource
 
 
+def _otlp(endpoint: Optional[str], protocol: Optional[str], headers: Any, export_timeout: Optional[float],
+          problems: list):
+    """Resolve the OTLP destination (arguments strictly, the environment leniently) → the exporter."""
+    resolved_protocol = resolve_protocol(protocol, problems)
+    resolved_endpoint = resolve_endpoint(endpoint, resolved_protocol, problems)
+    timeout = resolve_timeout(export_timeout, problems)
+    env_headers, hide = env_headers_problems(problems)
+    hide += compression_problems(problems)
+    hide += [p.variable for p in problems if p.variable.endswith("TIMEOUT")]  # the gRPC exporter float()s them
+    merged = {**env_headers, **(parse_headers(headers) or {})} if env_headers else parse_headers(headers)
+    exporter = otlp_exporter(resolved_endpoint, resolved_protocol, merged, timeout, tuple(hide))
+    return exporter, resolved_endpoint, resolved_protocol, timeout
+
+
+def _check(name: str, value: Any, ok: bool) -> None:
+    if not ok:
+        raise ValueError(f"agenttrace: {name}={value!r} is not valid")
+
+
 def configure(
     project: Optional[str] = None,
     service_name: Optional[str] = None,
     endpoint: Optional[str] = None,
     protocol: Optional[str] = None,
-    headers: Any = None,
+    headers: Union[Mapping[str, str], str, None] = None,
     capture_content: Optional[bool] = None,
     span_exporter: Optional[SpanExporter] = None,
     tracer_provider: Optional[Any] = None,
-    **more: Any,
+    *,
+    # the handler
+    redact: Optional[Redactor] = None,
+    max_content_length: Optional[int] = None,
+    run_ttl: Optional[float] = None,
+    max_open_runs: Optional[int] = None,
+    clock: Optional[Callable[[], int]] = None,
+    # the export pipeline
+    batch: bool = True,
+    max_queue_size: int = 2048,
+    schedule_delay_millis: float = 1000,
+    export_timeout: Optional[float] = None,
+    set_global: bool = True,
+    exit_timeout: float = DEFAULT_EXIT_TIMEOUT,
+    handle_sigterm: bool = True,
+    # metrics
+    profiles: Any = None,
+    scorer: Any = None,
+    theme_json: Union[str, Mapping[str, Any], None] = None,
+    metrics_queue_size: int = 10_000,
+    embedding_model: Optional[str] = None,
+    # trajectory profiles for drift detection
+    profile_store: Any = None,
+    segment_keys: Optional[Sequence[str]] = None,
+    profile_window: Union[float, timedelta] = 3600,
 ) -> Telemetry:
     """Set up tracing for LangChain/LangGraph agents and return a :class:`Telemetry`.
 
     With nothing passed it honours ``OTEL_EXPORTER_OTLP_*`` / ``OTEL_SERVICE_NAME`` and otherwise
     exports over OTLP/HTTP to a local Phoenix (``http://localhost:6006/v1/traces``). A global SDK
-    TracerProvider the application already installed is reused, not replaced.
+    TracerProvider the application already installed is reused, not replaced. A bad argument raises
+    ``ValueError``; a bad environment value is logged once and the default is used instead.
 
-    Extra keyword options: ``redact``, ``max_content_length``, ``run_ttl``, ``max_open_runs``
-    (handler); ``batch`` (default True), ``max_queue_size``, ``schedule_delay_millis``,
-    ``export_timeout`` (export pipeline); ``set_global`` (default True); ``profiles``, ``scorer``,
-    ``theme_json``, ``metrics_queue_size``, ``embedding_model`` (metrics); ``profile_store`` (a
-    directory: whylogs trajectory profiles for drift detection, also ``AGENTTRACE_PROFILE_STORE``),
-    ``segment_keys``, ``profile_window`` (seconds or timedelta, default one hour); ``clock``
-    (a callable returning ns since the epoch for span timestamps: replays, simulations).
+    Args:
+        project: Phoenix project (``openinference.project.name``); default ``PHOENIX_PROJECT_NAME``,
+            then the service name, then ``"default"``.
+        service_name: ``service.name`` of the resource; default ``OTEL_SERVICE_NAME``, then the project.
+        endpoint: OTLP endpoint; default from ``OTEL_EXPORTER_OTLP_*``, else a local Phoenix.
+        protocol: ``"http/protobuf"`` or ``"grpc"``; default from ``OTEL_EXPORTER_OTLP_*PROTOCOL``.
+        headers: extra export headers, a dict or ``"k=v,k2=v2"``.
+        capture_content: export prompts, responses and tool I/O; default
+            ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``, else off.
+        span_exporter: any SDK ``SpanExporter`` to use instead of OTLP.
+        tracer_provider: the SDK ``TracerProvider`` to add to, instead of creating one.
+        redact: ``redact(key, value) -> value`` applied to every captured value before export.
+        max_content_length: truncate captured values to this many characters.
+        run_ttl: seconds after which a run that never ended is ended and marked expired (default 3600).
+        max_open_runs: at most this many runs tracked at once (default 10,000).
+        clock: a callable returning ns since the epoch for span timestamps (replays, simulations).
+        batch: export on a background thread in batches (default); False exports on the agent's thread.
+        max_queue_size: spans waiting for export at most; past that they are dropped and counted.
+        schedule_delay_millis: how long a partial batch waits before it is exported.
+        export_timeout: seconds one OTLP export may take, retries included; default
+            ``OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`` / ``OTEL_EXPORTER_OTLP_TIMEOUT``, else 5.
+        set_global: install the created provider as the global OTel provider (default True).
+        exit_timeout: seconds process exit, SIGTERM and ``shutdown()`` wait at most for pending
+            spans, metric scores and profiles (default 3); what is left is counted as dropped.
+        handle_sigterm: on SIGTERM, run the same bounded shutdown as exit before the process ends
+            (default True; installed from the main thread only; an existing handler is chained to).
+        profiles: metric profiles (a path, a dict or a ProfileSet): score steps, flag them for review.
+        scorer: the scorer for heavy metrics (default: the LangKit integration's).
+        theme_json: custom similarity themes (JSON text or a dict) for the LangKit scorer.
+        metrics_queue_size: steps waiting for heavy scoring at most; past that scoring is skipped.
+        embedding_model: sentence-transformers model name for the LangKit scorer.
+        profile_store: a directory (whylogs drift profiles) or any sink with write/flush/close;
+            default ``AGENTTRACE_PROFILE_STORE``.
+        segment_keys: run metadata keys that segment trajectory profiles.
+        profile_window: profile window, seconds or a timedelta (default one hour).
     """
-    set_global = more.pop("set_global", True)
-    unknown = set(more) - _HANDLER_OPTIONS - _EXPORT_OPTIONS - _METRIC_OPTIONS - _PROFILE_OPTIONS
-    if unknown:
-        raise TypeError(f"agenttrace.configure() got unexpected option(s): {', '.join(sorted(unknown))}")
+    problems: list = []
+    _check("exit_timeout", exit_timeout, isinstance(exit_timeout, (int, float)) and 0 <= exit_timeout < float("inf"))
+    _check("max_queue_size", max_queue_size, isinstance(max_queue_size, int) and max_queue_size > 0)
     project = project or os.environ.get("PHOENIX_PROJECT_NAME") or service_name or os.environ.get("OTEL_SERVICE_NAME") or "default"
 
     owns = False
@@ -167,48 +250,48 @@ def configure(
         current = trace.get_tracer_provider()
         if isinstance(current, TracerProvider):
             provider = current  # the application's own provider: add to it, don't replace it
-        else:
-            provider = TracerProvider(resource=_resource(project, service_name))
+        else:  # agenttrace's exit hook shuts it down within exit_timeout (the SDK's own hook has no bound)
+            provider = TracerProvider(resource=_resource(project, service_name), shutdown_on_exit=False)
             owns = True
 
     drops = DropCounter()
     processor = None
-    resolved_endpoint = resolved_protocol = None
-    wants_otlp = span_exporter is None and (owns or endpoint is not None or protocol is not None)
+    resolved_endpoint = resolved_protocol = resolved_timeout = None
     exporter = span_exporter
-    if wants_otlp:
-        resolved_protocol = resolve_protocol(protocol)
-        resolved_endpoint = resolve_endpoint(endpoint, resolved_protocol)
-        exporter = otlp_exporter(resolved_endpoint, resolved_protocol, parse_headers(headers), more.get("export_timeout"))
+    if span_exporter is None and (owns or endpoint is not None or protocol is not None):
+        exporter, resolved_endpoint, resolved_protocol, resolved_timeout = _otlp(
+            endpoint, protocol, headers, export_timeout, problems)
         quiet_exporter_logs()
     if exporter is not None:
-        if more.get("batch", True):
-            processor = BoundedBatchProcessor(
-                exporter,
-                max_queue_size=int(more.get("max_queue_size", 2048)),
-                schedule_delay_millis=float(more.get("schedule_delay_millis", 1000)),
-                drops=drops,
-            )
+        if batch:
+            processor = BoundedBatchProcessor(exporter, max_queue_size=max_queue_size, drops=drops,
+                                              schedule_delay_millis=float(schedule_delay_millis),
+                                              shutdown_timeout=float(exit_timeout))
         else:
             processor = SimpleSpanProcessor(exporter)
         provider.add_span_processor(processor)
 
-    profiler = _profiler(more)
+    profiler = _profiler(profile_store, segment_keys, profile_window, problems)
     if profiler is not None:
         provider.add_span_processor(profiler)
+    warn_once(problems)
 
     if owns and set_global:
         trace.set_tracer_provider(provider)
         owns = trace.get_tracer_provider() is provider or owns
 
+    handler_options = {"redact": redact, "max_content_length": max_content_length, "run_ttl": run_ttl,
+                       "max_open_runs": max_open_runs}
     handler = CallbackHandler(
         provider,
         capture_content=capture_content,
-        metrics=_metrics_engine(more),
-        clock=more.get("clock"),
-        **{k: v for k, v in more.items() if k in _HANDLER_OPTIONS},
+        metrics=_metrics_engine(profiles, scorer, theme_json, metrics_queue_size, embedding_model),
+        clock=clock,
+        **{k: v for k, v in handler_options.items() if v is not None},
     )
-    telemetry = Telemetry(handler, provider, project, resolved_endpoint, resolved_protocol, processor, owns, drops, profiler)
-    ref = weakref.ref(telemetry)
-    atexit.register(lambda: (t := ref()) is not None and t.flush(timeout=5.0))
+    created = owns or processor is not None or profiler is not None
+    sigterm = bool(handle_sigterm) and created and _exit.install_sigterm()
+    telemetry = Telemetry(handler, provider, project, resolved_endpoint, resolved_protocol, processor, owns, drops,
+                          profiler, float(exit_timeout), sigterm, resolved_timeout)
+    _exit.register(telemetry)
     return telemetry

@@ -88,7 +88,7 @@ def test_custom_span_exporter_and_existing_provider_are_used():
     _run(t)
     t.flush()
     assert any(s.name == "invoke_agent support-bot" for s in exporter.get_finished_spans())
-    with pytest.raises(TypeError, match="unexpected option"):
+    with pytest.raises(TypeError, match="unexpected keyword argument .colour."):
         agenttrace.configure(span_exporter=exporter, tracer_provider=mine, colour="blue")
 
 
