@@ -12,6 +12,7 @@ one line starting with ``error:``.
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from datetime import datetime, timedelta, timezone
@@ -21,6 +22,7 @@ from typing import Any, NoReturn, Optional
 import click
 
 STORE_ENV = "AGENTTRACE_PROFILE_STORE"
+MAX_DAYS = 36_500  # a window of up to 100 years
 DEFAULT_STORE = Path(".agenttrace") / "profiles"
 DEFAULT_REPORT_DIR = Path(".agenttrace") / "reports"
 SEVERITY_RANK = {"info": 0, "warning": 1, "alert": 2}
@@ -28,6 +30,37 @@ SEVERITY_RANK = {"info": 0, "warning": 1, "alert": 2}
 
 class BadInput(Exception):
     """Something the user has to fix: reported as one ``error:`` line, exit status 2."""
+
+
+class OneLineError(click.ClickException):
+    """A usage error (unknown option, value out of range) shown as one ``error:`` line, exit 2."""
+
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+class OneLineCommand(click.Command):
+    """A command whose usage errors are one ``error:`` line (click prints usage and a hint too)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as err:
+            raise OneLineError(" ".join(err.format_message().split())) from None
+
+
+class Finite(click.FloatRange):
+    """A float option that must be a finite number in its range (click's FloatRange lets nan in)."""
+
+    name = "finite float range"
+
+    def convert(self, value: Any, param: Optional[click.Parameter], ctx: Optional[click.Context]) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number in the range {self._describe_range()}.", param, ctx)
+        return number
 
 
 def fail(message: str) -> NoReturn:
@@ -51,7 +84,15 @@ def parse_time(text: str, option: str) -> datetime:
     except ValueError:
         raise BadInput(f"{option}: {text!r} is not an ISO date or date-time (e.g. 2026-11-01 or "
                        "2026-11-01T12:00)") from None
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    earliest, latest = _integrations()[0].EARLIEST, _integrations()[0].LATEST
+    try:
+        value = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    except OverflowError:  # an offset that moves it out of datetime's range
+        value = earliest - timedelta(days=1)
+    if not earliest <= value < latest:
+        raise BadInput(f"{option}: {text!r} is outside the times a profile store holds "
+                       f"({earliest:%Y-%m-%d} to {latest:%Y-%m-%d})")
+    return value
 
 
 def parse_range(text: Optional[str], option: str) -> Optional[tuple[datetime, datetime]]:
@@ -168,7 +209,7 @@ def exit_status(findings: list[Any], fail_on: str) -> int:
 # --- the command ------------------------------------------------------------------------------
 
 
-@click.command()
+@click.command(cls=OneLineCommand)
 @click.option("--store", "store_path", type=click.Path(path_type=Path), envvar=STORE_ENV, show_envvar=True,
               default=str(DEFAULT_STORE), show_default=True,
               help="Profile store directory, as written by agenttrace.configure(profile_store=...).")
@@ -185,9 +226,9 @@ def exit_status(findings: list[Any], fail_on: str) -> int:
 @click.option("--end", "end_text", metavar="TIME",
               help="End of the current window, ISO date or date-time, UTC unless it has an offset (default: the "
                    "end of the latest profiled window).")
-@click.option("--baseline-days", type=click.FloatRange(min=0, min_open=True), metavar="DAYS", default=30, show_default=True,
+@click.option("--baseline-days", type=Finite(0, MAX_DAYS, min_open=True), metavar="DAYS", default=30, show_default=True,
               help="Length of the baseline window, which ends where the current window starts.")
-@click.option("--current-days", type=click.FloatRange(min=0, min_open=True), metavar="DAYS", default=7, show_default=True,
+@click.option("--current-days", type=Finite(0, MAX_DAYS, min_open=True), metavar="DAYS", default=7, show_default=True,
               help="Length of the current window, which ends at --end.")
 @click.option("--baseline", "baseline_text", metavar="START..END",
               help="Explicit baseline window (ISO dates or date-times), instead of --baseline-days.")
@@ -196,13 +237,13 @@ def exit_status(findings: list[Any], fail_on: str) -> int:
 @click.option("--segment-key", "segment_keys", multiple=True, metavar="KEY",
               help="Segment key to compare per value, e.g. segment, agent, prompt_template, client_category, "
                    "request_model, metadata.<key> (repeatable; default: every key in the store).")
-@click.option("--score-shift", type=click.FloatRange(min=0), metavar="SD", default=0.15, show_default=True,
+@click.option("--score-shift", type=Finite(min=0), metavar="SD", default=0.15, show_default=True,
               help="Mean-shift threshold of evaluation scores, in standard deviations of the baseline.")
-@click.option("--refusal-abs", type=click.FloatRange(0, 1), metavar="RATE", default=0.005, show_default=True,
+@click.option("--refusal-abs", type=Finite(0, 1), metavar="RATE", default=0.005, show_default=True,
               help="Alert when the current refusal rate is above this absolute rate (0.005 = 0.5%).")
-@click.option("--refusal-audit", type=click.FloatRange(min=0), metavar="REL", default=0.20, show_default=True,
+@click.option("--refusal-audit", type=Finite(min=0), metavar="REL", default=0.20, show_default=True,
               help="Relative refusal-rate increase over the baseline that says 'audit the prompt' (0.2 = +20%).")
-@click.option("--refusal-provider", type=click.FloatRange(min=0), metavar="REL", default=0.50, show_default=True,
+@click.option("--refusal-provider", type=Finite(min=0), metavar="REL", default=0.50, show_default=True,
               help="Relative refusal-rate increase that says 'check the provider's model updates' (0.5 = +50%).")
 @click.option("--min-rows", type=click.IntRange(min=1), metavar="N", default=30, show_default=True,
               help="Runs a segment needs in each window to be compared (fewer: skipped, with a note).")
@@ -279,9 +320,14 @@ def run(*, store_path: Path, phoenix_project: Optional[str], phoenix_url_option:
     if phoenix_project:
         url = phoenix_url(phoenix_url_option)
         try:
-            from agenttrace_phoenix import PhoenixStore
+            from agenttrace_phoenix import PhoenixError, PhoenixStore
+            from agenttrace_phoenix.store import project_path
         except ModuleNotFoundError:
             raise BadInput("--phoenix-project needs the Phoenix integration: pip install -e integrations/phoenix") from None
+        try:
+            project_path(phoenix_project)  # a name that would address another URL is refused up front
+        except PhoenixError as err:
+            raise BadInput(f"--phoenix-project: {err}") from None
         phoenix = PhoenixStore(url)
 
     with tempfile.TemporaryDirectory(prefix="agenttrace-drift-") as scratch:
@@ -308,8 +354,8 @@ def run(*, store_path: Path, phoenix_project: Optional[str], phoenix_url_option:
 
         report.print_table(result, limit=top)
         reported = len(store.problems)
-        for problem in store.problems:  # damaged files: skipped, the rest was read
-            warn(f"skipped a damaged profile file: {problem}")
+        for problem in store.problems:  # odd or damaged files: skipped, the rest was read
+            warn(f"profile store {store.root}: {problem}")
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         if json_path is None and not no_reports:
             json_path = DEFAULT_REPORT_DIR / f"drift-{stamp}.json"
@@ -342,5 +388,5 @@ def run(*, store_path: Path, phoenix_project: Optional[str], phoenix_url_option:
             click.echo(f"Phoenix: {count} annotation(s) on the root spans of the affected runs of {phoenix_project!r}; "
                        "filter them in the UI with " + " or ".join(f"annotations['{n}']" for n in names))
         for problem in store.problems[reported:]:  # found while drawing the report
-            warn(f"skipped a damaged profile file: {problem}")
+            warn(f"profile store {store.root}: {problem}")
     return exit_status(result.findings, fail_on)

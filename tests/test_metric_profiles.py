@@ -60,13 +60,42 @@ def test_rules_match_by_kind_name_globs_tags_and_metadata():
     assert ps.select({"model": "gpt-4o-mini"}).name == "light"
 
 
-@pytest.mark.parametrize("body,line,key,words", [
+RULE = '\n[[rules]]\nmatch = {match}\nprofile = "full"\n'
+
+
+FIELD_CASES = [
+    # every number must be finite and in range
+    ('[profiles.full]\nmetrics = ["relevance"]\nthresholds = { relevance = nan }\n', 3, "profiles.full.thresholds.relevance", "finite number"),
+    ('[profiles.full]\nmetrics = ["relevance"]\nthresholds = { relevance = -inf }\n', 3, "profiles.full.thresholds.relevance", "finite number"),
+    ('[profiles.full]\nmetrics = ["relevance"]\nsample_rate = nan\n', 3, "profiles.full.sample_rate", "between 0 and 1"),
+    ('[profiles.full]\nmetrics = ["relevance"]\nsample_rate = inf\n', 3, "profiles.full.sample_rate", "between 0 and 1"),
+    ('[profiles.full]\nmetrics = ["relevance"]\nmin_per_stratum = 2.5\n', 3, "profiles.full.min_per_stratum", "non-negative integer"),
+    # every list must be a list, of known names where names are fixed
+    ('[profiles.full]\nmetrics = "relevance"\n', 2, "profiles.full.metrics", "list of metric names"),
+    ('[profiles.full]\nmetrics = ["relevance"]\nstratify_by = "model"\n', 3, "profiles.full.stratify_by", "list of keys"),
+    ('[profiles.full]\nmetrics = ["relevance"]\nstratify_by = ["metdata.segment"]\n', 3, "profiles.full.stratify_by", "unknown key 'metdata.segment'"),
+    ('[profiles.full]\nmetrics = ["relevance"]\nstratify_by = ["metadata."]\n', 3, "profiles.full.stratify_by", "unknown key"),
+    # match values must be what matching compares with
+    ('[profiles.full]\nmetrics = []\n' + RULE.format(match="{ tags = 5 }"), 5, "rules.0.match.tags", "list of tags"),
+    ('[profiles.full]\nmetrics = []\n' + RULE.format(match='{ tags = ["a", 5] }'), 5, "rules.0.match.tags", "list of tags"),
+    ('[profiles.full]\nmetrics = []\n' + RULE.format(match="{ operation = 5 }"), 5, "rules.0.match.operation", "glob pattern"),
+    ('[profiles.full]\nmetrics = []\n' + RULE.format(match="{ metadata = { segment = 1 } }"), 5, "rules.0.match.metadata", "key = glob"),
+    ('[profiles.full]\nmetrics = []\n' + RULE.format(match='"chat"'), 5, "rules.0.match", "must be a table"),
+    ('[profiles.full]\nmetrics = []\n\n[[rules]]\nprofile = ["full"]\n', 5, "rules.0.profile", "unknown profile"),
+    # unknown keys at every level
+    ('[profiles.full]\nmetrics = []\nstratifyby = ["model"]\n', 3, "profiles.full.stratifyby", "unknown profile key"),
+    ('[profiles.full]\nmetrics = []\n\n[[rules]]\nprofile = "full"\nwhen = {}\n', 6, "rules.0.when", "unknown rule key"),
+    ('[profile.full]\nmetrics = []\n', 1, "profile", "unknown top-level key"),
+]
+
+
+@pytest.mark.parametrize("body,line,key,words", FIELD_CASES + [
     ('[profiles.full]\nmetrics = ["refusal_similarity"]\nsample_rate = 3\n', 3, "profiles.full.sample_rate", "between 0 and 1"),
     ('[profiles.full]\nmetrics = ["refusal_simlarity"]\n', 2, "profiles.full.metrics", "unknown metric"),
     ('[profiles.full]\nmetrics = []\n\n[[rules]]\nmatch = { operation = "chat" }\nprofile = "ful"\n', 6, "rules.0.profile", "unknown profile"),
     ('[profiles.full]\nmetrics = []\n\n[[rules]]\nmatch = { colour = "red" }\nprofile = "full"\n', 5, "rules.0.match.colour", "unknown match key"),
     ('[profiles.full]\nmetrics = ["relevance"]\nthresholds = { refusal_similarity = 0.4 }\n', 3, "profiles.full.thresholds.refusal_similarity", "does not compute"),
-])
+], ids=lambda v: v if isinstance(v, str) and v.startswith(("profile", "rules")) else "")
 def test_bad_profile_files_name_the_line_and_key(tmp_path, body, line, key, words):
     path = tmp_path / "p.toml"
     path.write_text(body)
@@ -74,6 +103,34 @@ def test_bad_profile_files_name_the_line_and_key(tmp_path, body, line, key, word
         load(path)
     message = str(err.value)
     assert f"line {line}" in message and f"'{key}'" in message and words in message and str(path) in message
+
+
+def test_yaml_gets_the_same_checks(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text("profiles:\n  full:\n    metrics: [relevance]\n    thresholds: {relevance: .nan}\n")
+    with pytest.raises(ProfileError, match=r"line 4, key 'profiles.full.thresholds.relevance': must be a finite"):
+        load(path)
+    path.write_text("profiles:\n  full:\n    metrics: []\nrules:\n  - profile: full\n    match:\n      tags: 5\n")
+    with pytest.raises(ProfileError, match=r"line 7, key 'rules.0.match.tags'"):
+        load(path)
+
+
+def test_a_valid_tag_rule_still_matches():
+    ps = load({"profiles": {"p": {"metrics": []}}, "rules": [{"match": {"tags": "vip"}, "profile": "p"}]})
+    assert ps.select({"tags": ["vip", "x"]}).name == "p" and ps.select({"tags": ["x"]}) is None
+
+
+def test_unreadable_files_are_profile_errors(tmp_path):
+    path = tmp_path / "latin1.toml"
+    path.write_bytes(b'[profiles.full]\nmetrics = ["relevance"]\n# caf\xe9\n')
+    with pytest.raises(ProfileError, match=r"latin1.toml: line 3: not UTF-8 text \(byte 0xe9\)"):
+        load(path)
+    (tmp_path / "dir.toml").mkdir()
+    with pytest.raises(ProfileError, match=r"dir.toml: is a directory"):
+        load(tmp_path / "dir.toml")
+    (tmp_path / "dir.yaml").mkdir()
+    with pytest.raises(ProfileError, match=r"dir.yaml: is a directory"):
+        load(tmp_path / "dir.yaml")
 
 
 def test_bad_yaml_and_missing_file(tmp_path):

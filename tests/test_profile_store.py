@@ -252,7 +252,7 @@ def test_damaged_file_is_skipped_and_listed(tmp_path, hourly, traffic, damage):
     if damage == "garbage":  # detect still runs and names the damaged files in its notes
         result = detect(fresh, config=DriftConfig(baseline=timedelta(days=1), current=timedelta(days=1), segment_keys=["agent"]))
         assert result.rows_baseline == sum(t.end_time < END.timestamp() - 86400 for t in traffic) - lost
-        assert sum("damaged profile file" in n for n in result.notes) == 2
+        assert sum(n.startswith("profile store: ") and "skipped" in n for n in result.notes) == 2
 
 
 def test_missing_and_empty_store(tmp_path):

@@ -21,10 +21,11 @@ patterns), ``tags`` (all listed tags present), ``metadata`` (a table of key = gl
 from __future__ import annotations
 
 import fnmatch
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any, Mapping, NoReturn, Optional, Sequence, Union
 
 LIGHT_METRICS = ("response_length", "empty_output", "latency_ms", "input_tokens", "output_tokens")
 KNOWN_HEAVY = ("refusal_similarity", "relevance")
@@ -98,50 +99,74 @@ def _where(locate, *path) -> str:
     return f"line {line}, " if line else ""
 
 
+STRATIFY_KEYS = ("model", "node", "tool", "name", "operation", "kind")
+GLOB_MATCH_KEYS = ("operation", "kind", "name", "node", "tool", "model")
+
+
+def _is_number(value: Any, lo: float = -math.inf, hi: float = math.inf) -> bool:
+    """A real, finite number (not a bool, not nan or inf) in [lo, hi]."""
+    return (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            and lo <= value <= hi)
+
+
+def _is_str_list(value: Any) -> bool:
+    """A list of strings (a bare string is not a list: ``["a"]``, not ``"a"``)."""
+    return isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
+
+
+def _known_keys(fail, body: Mapping[str, Any], allowed, what: str, *path) -> None:
+    for key in body:
+        if key not in allowed:
+            fail(f"unknown {what} (expected {', '.join(sorted(allowed))})", *path, key)
+
+
 def from_dict(data: Mapping[str, Any], *, source: str = "profiles", locate=None, known_metrics: Sequence[str] = ()) -> ProfileSet:
-    def fail(msg: str, *path) -> None:
+    """Validate the dict form; a value that does not fit raises :class:`ProfileError` naming the
+    line (when ``locate`` finds it) and the key. Numbers must be finite and in range; lists must be
+    lists (``["a"]``, not ``"a"``); an unknown key at any level is an error, not ignored."""
+    def fail(msg: str, *path) -> NoReturn:
         key = ".".join(str(p) for p in path)
         raise ProfileError(f"{source}: {_where(locate, *path)}key '{key}': {msg}")
 
     if not isinstance(data, Mapping):
         raise ProfileError(f"{source}: expected a table with 'profiles' and 'rules', got {type(data).__name__}")
-    for key in data:
-        if key not in ("profiles", "rules"):
-            fail("unknown top-level key (expected 'profiles' and 'rules')", key)
+    _known_keys(fail, data, ("profiles", "rules"), "top-level key")
     known = set(LIGHT_METRICS) | set(KNOWN_HEAVY) | set(TEXT_STATS) | set(known_metrics)
     profiles: dict[str, Profile] = {}
     raw_profiles = data.get("profiles") or {}
     if not isinstance(raw_profiles, Mapping):
         fail("must be a table of profiles", "profiles")
     for name, body in raw_profiles.items():
+        at = ("profiles", name)
         if not isinstance(body, Mapping):
-            fail("a profile must be a table", "profiles", name)
-        for key in body:
-            if key not in PROFILE_KEYS:
-                fail(f"unknown profile key (expected one of {', '.join(sorted(PROFILE_KEYS))})", "profiles", name, key)
+            fail("a profile must be a table", *at)
+        _known_keys(fail, body, PROFILE_KEYS, "profile key", *at)
         metrics = body.get("metrics", [])
-        if not isinstance(metrics, (list, tuple)) or not all(isinstance(m, str) for m in metrics):
-            fail("must be a list of metric names", "profiles", name, "metrics")
+        if not _is_str_list(metrics):
+            fail(f"must be a list of metric names, got {metrics!r}", *at, "metrics")
         for m in metrics:
             if m not in known:
-                fail(f"unknown metric {m!r} (known: {', '.join(sorted(known))}; custom themes are added with theme_json)", "profiles", name, "metrics")
+                fail(f"unknown metric {m!r} (known: {', '.join(sorted(known))}; custom themes are added with theme_json)", *at, "metrics")
         rate = body.get("sample_rate", 1.0)
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 <= float(rate) <= 1.0:
-            fail(f"must be a number between 0 and 1, got {rate!r}", "profiles", name, "sample_rate")
+        if not _is_number(rate, 0.0, 1.0):
+            fail(f"must be a number between 0 and 1, got {rate!r}", *at, "sample_rate")
         strat = body.get("stratify_by", [])
-        if not isinstance(strat, (list, tuple)) or not all(isinstance(s, str) for s in strat):
-            fail("must be a list of keys such as 'metadata.segment', 'model', 'node'", "profiles", name, "stratify_by")
+        if not _is_str_list(strat):
+            fail(f"must be a list of keys such as 'metadata.segment', 'model', 'node', got {strat!r}", *at, "stratify_by")
+        for key in strat:
+            if key not in STRATIFY_KEYS and not (key.startswith("metadata.") and len(key) > len("metadata.")):
+                fail(f"unknown key {key!r} (expected metadata.<key> or one of {', '.join(STRATIFY_KEYS)})", *at, "stratify_by")
         thresholds = body.get("thresholds", {})
         if not isinstance(thresholds, Mapping):
-            fail("must be a table of metric = number", "profiles", name, "thresholds")
+            fail(f"must be a table of metric = number, got {thresholds!r}", *at, "thresholds")
         for metric, value in thresholds.items():
             if metric not in metrics and metric not in LIGHT_METRICS:
-                fail(f"threshold for a metric the profile does not compute ({metric!r})", "profiles", name, "thresholds", metric)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                fail(f"must be a number, got {value!r}", "profiles", name, "thresholds", metric)
+                fail(f"threshold for a metric the profile does not compute ({metric!r})", *at, "thresholds", metric)
+            if not _is_number(value):
+                fail(f"must be a finite number, got {value!r}", *at, "thresholds", metric)
         mps = body.get("min_per_stratum", 20)
         if isinstance(mps, bool) or not isinstance(mps, int) or mps < 0:
-            fail(f"must be a non-negative integer, got {mps!r}", "profiles", name, "min_per_stratum")
+            fail(f"must be a non-negative integer, got {mps!r}", *at, "min_per_stratum")
         profiles[str(name)] = Profile(str(name), tuple(metrics), float(rate), tuple(strat), {k: float(v) for k, v in thresholds.items()}, mps)
     rules: list[Rule] = []
     raw_rules = data.get("rules") or []
@@ -150,20 +175,22 @@ def from_dict(data: Mapping[str, Any], *, source: str = "profiles", locate=None,
     for i, rule in enumerate(raw_rules):
         if not isinstance(rule, Mapping):
             fail("a rule must be a table with 'match' and 'profile'", "rules", i)
-        for key in rule:
-            if key not in ("match", "profile"):
-                fail("unknown rule key (expected 'match' and 'profile')", "rules", i, key)
+        _known_keys(fail, rule, ("match", "profile"), "rule key", "rules", i)
         profile = rule.get("profile")
-        if profile not in profiles:
+        if not isinstance(profile, str) or profile not in profiles:
             fail(f"unknown profile {profile!r} (defined: {', '.join(profiles) or 'none'})", "rules", i, "profile")
         match = rule.get("match", {})
         if not isinstance(match, Mapping):
-            fail("must be a table", "rules", i, "match")
-        for key in match:
-            if key not in MATCH_KEYS:
-                fail(f"unknown match key (expected one of {', '.join(sorted(MATCH_KEYS))})", "rules", i, "match", key)
-        if "metadata" in match and not isinstance(match["metadata"], Mapping):
-            fail("must be a table of key = glob", "rules", i, "match", "metadata")
+            fail(f"must be a table, got {match!r}", "rules", i, "match")
+        _known_keys(fail, match, MATCH_KEYS, "match key", "rules", i, "match")
+        for key in GLOB_MATCH_KEYS:
+            if key in match and not isinstance(match[key], str):
+                fail(f"must be a glob pattern (a string), got {match[key]!r}", "rules", i, "match", key)
+        if "tags" in match and not (isinstance(match["tags"], str) or _is_str_list(match["tags"])):
+            fail(f"must be a tag or a list of tags (strings), got {match['tags']!r}", "rules", i, "match", "tags")
+        if "metadata" in match and not (isinstance(match["metadata"], Mapping)
+                                        and all(isinstance(v, str) for v in match["metadata"].values())):
+            fail(f"must be a table of key = glob (strings), got {match['metadata']!r}", "rules", i, "match", "metadata")
         rules.append(Rule(dict(match), profile))
     return ProfileSet(profiles, rules)
 
@@ -226,6 +253,24 @@ def _yaml_locator(text: str):
     return locate
 
 
+def _read_text(path: Path) -> str:
+    """The file's text; a missing, unreadable or non-UTF-8 file is a :class:`ProfileError`."""
+    if path.is_dir():
+        raise ProfileError(f"{path}: is a directory, not a profile file (.toml, .yaml or .yml)")
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ProfileError(f"{path}: profile file not found") from None
+    except OSError as err:
+        raise ProfileError(f"{path}: cannot read the profile file: {err.strerror or err}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise ProfileError(f"{path}: line {line}: not UTF-8 text (byte 0x{data[err.start]:02x}); "
+                           "save the file as UTF-8") from None
+
+
 def load(source: Union[str, Path, Mapping[str, Any], ProfileSet], known_metrics: Sequence[str] = ()) -> ProfileSet:
     """A path (``.toml``, ``.yaml``/``.yml``), a dict of the same shape, or a ready ProfileSet."""
     if isinstance(source, ProfileSet):
@@ -233,9 +278,7 @@ def load(source: Union[str, Path, Mapping[str, Any], ProfileSet], known_metrics:
     if isinstance(source, Mapping):
         return from_dict(source, known_metrics=known_metrics)
     path = Path(source)
-    if not path.exists():
-        raise ProfileError(f"{path}: profile file not found")
-    text = path.read_text(encoding="utf-8")
+    text = _read_text(path)
     if path.suffix in (".yaml", ".yml"):
         try:
             import yaml

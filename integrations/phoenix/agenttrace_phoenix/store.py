@@ -27,6 +27,7 @@ from typing import Any, Iterable, Iterator, Literal, Mapping, Optional
 
 import httpx
 from phoenix.client import Client
+from phoenix.client.utils.encode_path_param import encode_path_param
 
 from .server import PhoenixError
 
@@ -40,6 +41,21 @@ def utc(value: Optional[datetime]) -> Optional[datetime]:
     if value is None:
         return None
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def project_path(project: str) -> str:
+    """``project`` as one URL path segment (percent-encoded), for every ``v1/projects/{project}/...``
+    URL. Names that cannot be one segment raise :class:`PhoenixError`: ``/``, ``?`` and ``#``
+    (Phoenix decodes the path before routing, so even encoded they would not reach one project;
+    arize-phoenix-client refuses them too), and "", "." and ".." (dot segments: an HTTP client
+    resolves them to another path)."""
+    if not isinstance(project, str) or project in ("", ".", ".."):
+        raise PhoenixError(f"{project!r} is not a Phoenix project name")
+    try:
+        return encode_path_param(project)
+    except ValueError:
+        raise PhoenixError(f"the Phoenix project name {project!r} cannot be used in a URL: it contains "
+                           "'/', '?' or '#'") from None
 
 
 class PhoenixStore:
@@ -57,8 +73,8 @@ class PhoenixStore:
         """Up to ``limit`` spans of ``project`` (newest first), optionally those starting in
         ``[start, end)`` (use timezone-aware datetimes). A project without spans yet gives []."""
         try:
-            return list(self.client.spans.get_spans(project_identifier=project, start_time=start, end_time=end,
-                                                    limit=limit))
+            return list(self.client.spans.get_spans(project_identifier=project_path(project), start_time=start,
+                                                    end_time=end, limit=limit))
         except httpx.HTTPStatusError as err:
             if err.response.status_code == 404:
                 return []
@@ -70,6 +86,7 @@ class PhoenixStore:
         page at a time (REST ``GET /v1/projects/{project}/spans?sort=start_time``), so a whole
         project never has to fit in memory. A project without spans gives nothing; other HTTP
         failures raise :class:`PhoenixError`."""
+        url = f"v1/projects/{project_path(project)}/spans"
         params: dict[str, Any] = {"limit": page_size, "sort": "start_time", "order": "asc"}
         if start is not None:
             params["start_time"] = utc(start).isoformat()
@@ -78,7 +95,7 @@ class PhoenixStore:
         while True:
             try:
                 # the client's own httpx.Client: base URL and auth headers already applied
-                response = self.client._client.get(f"v1/projects/{project}/spans", params=params)
+                response = self.client._client.get(url, params=params)
             except httpx.HTTPError as err:
                 raise PhoenixError(f"cannot reach Phoenix at {self.base_url}: {err}") from None
             if response.status_code == 404:
@@ -118,7 +135,8 @@ class PhoenixStore:
     def span_annotations(self, project: str, span_ids: Iterable[str]) -> list[dict]:
         """Annotations on the given spans (notes excluded); [] if none or the project is unknown."""
         try:
-            return list(self.client.spans.get_span_annotations(project_identifier=project, span_ids=list(span_ids)))
+            return list(self.client.spans.get_span_annotations(project_identifier=project_path(project),
+                                                               span_ids=list(span_ids)))
         except httpx.HTTPStatusError as err:
             if err.response.status_code == 404:
                 return []
@@ -127,13 +145,14 @@ class PhoenixStore:
     def trace_annotations(self, project: str, trace_ids: Iterable[str]) -> list[dict]:
         """Annotations on the given traces; [] if none or the project is unknown.
         (arize-phoenix-client has no reader for these, so this calls the REST API.)"""
+        url = f"v1/projects/{project_path(project)}/trace_annotations"
         ids = list(dict.fromkeys(trace_ids))
         found: list[dict] = []
         for i in range(0, len(ids), _BATCH):
             params: dict[str, Any] = {"trace_ids": ids[i:i + _BATCH], "limit": 1000}
             while True:
                 # the client's own httpx.Client: base URL and auth headers already applied
-                response = self.client._client.get(f"v1/projects/{project}/trace_annotations", params=params)
+                response = self.client._client.get(url, params=params)
                 if response.status_code == 404:
                     break
                 try:

@@ -23,7 +23,7 @@ import httpx
 from agenttrace.trajectory import DEFAULT_SEGMENT_KEYS, SpanRecord, Trajectory, record_from_phoenix, trajectories
 
 from .server import PhoenixError
-from .store import utc
+from .store import project_path, utc
 
 DEFAULT_LOOKBACK = timedelta(hours=1)
 
@@ -85,8 +85,8 @@ def _stored_span_ids(phoenix_store: Any, project: str, span_ids: list[str]) -> s
     found: set[str] = set()
     for i in range(0, len(span_ids), 100):
         try:
-            batch = phoenix_store.client.spans.get_spans(project_identifier=project, span_ids=span_ids[i:i + 100],
-                                                         limit=100)
+            batch = phoenix_store.client.spans.get_spans(project_identifier=project_path(project),
+                                                         span_ids=span_ids[i:i + 100], limit=100)
         except httpx.HTTPError as err:
             raise PhoenixError(f"reading spans of project {project!r} failed: {err}") from None
         found.update(s["context"]["span_id"] for s in batch)

@@ -729,6 +729,6 @@ def detect(store: ProfileStore, *, end: Optional[datetime] = None, config: Drift
         notes.append(f"{len(det.below_effect)} statistically significant change(s) below the effect-size thresholds "
                      f"not reported: {shown}{' ...' if len(det.below_effect) > 8 else ''}")
     for line in store.problems:
-        notes.append(f"skipped a damaged profile file: {line}")
+        notes.append(f"profile store: {line}")
     return DriftResult(sorted(det.findings, key=_rank), baseline, current, rows(base_all), rows(cur_all), notes,
                        tests, evaluated)

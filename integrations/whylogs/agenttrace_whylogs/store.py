@@ -29,6 +29,7 @@ damaged day profile is reported and its window files are read instead.
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import threading
@@ -60,6 +61,11 @@ DAYS_DIR = "_days"
 WINDOW_FORMAT = "%Y%m%dT%H%M%SZ"
 DAY_FORMAT = "%Y%m%d"
 DAY_SECONDS = 86400.0
+# the times a store holds: rows carry OTel span times (nanoseconds since 1970), and pandas'
+# datetime64[ns] (the drift report's charts) ends in 2262; a window directory outside is skipped
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(2262, 1, 1, tzinfo=timezone.utc)
+MIN_WINDOW_SECONDS, MAX_WINDOW_SECONDS = 1.0, 366 * DAY_SECONDS  # window_seconds a reader accepts
 # columns whose values get an exact "first seen" time (the minimum row timestamp per value) in the
 # metadata of the overall profiles: a new model version is reported with the time it first answered
 FIRST_SEEN_COLUMNS = ("model_version",)
@@ -222,6 +228,15 @@ class _Batch:
             pc.null_count = len(values) - len(present)
             pc.numpy = NumpyView(strings=present)  # already cut to MAX_TEXT characters
         return pc
+
+
+def _self_check(view: DatasetProfileView) -> None:
+    """Raise if a profile read back from a file cannot be merged or summarised (a bit flip whylogs'
+    parser accepts; about half a millisecond per file, only for files without a checksum)."""
+    view.merge(view)
+    for column in view.get_columns().values():
+        for metric in column.get_metrics():
+            metric.to_summary_dict()
 
 
 class _Profile:
@@ -506,26 +521,61 @@ class ProfileStore:
     # ------------------------------------------------------------------ reading
 
     def info(self) -> dict[str, Any]:
-        """The contents of ``store.json`` (empty when missing or unreadable)."""
+        """The contents of ``store.json`` (empty when missing or unreadable; unreadable is a problem)."""
+        path = self.root / "store.json"
         try:
-            value = json.loads((self.root / "store.json").read_text())
-        except (OSError, ValueError):
+            value = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
             return {}
-        return value if isinstance(value, dict) else {}
+        except (OSError, ValueError) as err:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+            self._problem(path, f"unreadable ({type(err).__name__}); the window size is inferred")
+            return {}
+        if not isinstance(value, dict):
+            self._problem(path, "not a JSON object; the window size is inferred")
+            return {}
+        return value
 
     @property
     def stored_window(self) -> timedelta:
-        """The window size recorded in ``store.json``, else this instance's ``window``."""
-        seconds = self.info().get("window_seconds")
-        return timedelta(seconds=float(seconds)) if isinstance(seconds, (int, float)) and seconds > 0 else self.window
+        """The window size recorded in ``store.json``. A missing one is this instance's ``window``;
+        one out of range (not a number of seconds from 1 to 366 days) is a problem, and the window
+        is inferred from the spacing of the window directories instead."""
+        info = self.info()
+        if "window_seconds" not in info:
+            return self.window
+        seconds = info["window_seconds"]
+        if (isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and math.isfinite(seconds)
+                and MIN_WINDOW_SECONDS <= seconds <= MAX_WINDOW_SECONDS):
+            return timedelta(seconds=float(seconds))
+        inferred = self._inferred_window()
+        self._problem(self.root / "store.json", f"window_seconds {str(seconds)[:40]} is out of range (a number of "
+                      f"seconds from {MIN_WINDOW_SECONDS:.0f} to {MAX_WINDOW_SECONDS:.0f}); using {inferred.total_seconds():.0f} "
+                      "inferred from the window directories")
+        return inferred
+
+    def _inferred_window(self) -> timedelta:
+        """The smallest gap between consecutive overall windows, else this instance's ``window``."""
+        starts = [start for start, _ in self._window_dirs(None)]
+        gaps = [b - a for a, b in zip(starts, starts[1:]) if b > a]
+        return min(gaps, default=self.window)
 
     def _window_dirs(self, segment: Optional[tuple[str, str]]) -> list[tuple[datetime, Path]]:
+        """(start, directory) of the segment's window directories, sorted. A window directory
+        outside the times a store holds (:data:`EARLIEST` to :data:`LATEST`) is a problem, skipped."""
         try:
             entries = list(os.scandir(self.root / segment_dir(segment)))
         except OSError:
             return []
-        found = ((_parse_time(e.name, WINDOW_FORMAT), e) for e in entries)
-        return sorted((start, Path(e.path)) for start, e in found if start is not None and e.is_dir())
+        found = []
+        for entry in entries:
+            start = _parse_time(entry.name, WINDOW_FORMAT)
+            if start is None or not entry.is_dir():
+                continue
+            if not EARLIEST <= start < LATEST:
+                self._problem(Path(entry.path), f"a window outside {EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d}; skipped")
+                continue
+            found.append((start, Path(entry.path)))
+        return sorted(found)
 
     @staticmethod
     def _files(directory: Path) -> list[Path]:
@@ -539,16 +589,26 @@ class ProfileStore:
         return [start for start, path in self._window_dirs(segment) if self._files(path)]
 
     def segments(self) -> dict[str, list[str]]:
-        """Segment key → the values seen (sorted)."""
+        """Segment key → the values seen (sorted). A directory with ``=`` in its name that
+        :func:`segment_dir` would not have written (not UTF-8, or quoted differently) is a problem,
+        skipped: its key and value cannot be told apart from a damaged name."""
         out: dict[str, list[str]] = {}
         try:
-            names = [e.name for e in os.scandir(self.root) if e.is_dir()]
+            entries = [e for e in os.scandir(self.root) if e.is_dir()]
         except OSError:
-            names = []
-        for name in names:
-            seg = parse_segment_dir(name)
-            if seg is not None and seg != OVERALL:
-                out.setdefault(seg[0], []).append(seg[1])
+            entries = []
+        for entry in entries:
+            seg = parse_segment_dir(entry.name)
+            if seg is None or seg == OVERALL:
+                continue
+            try:
+                written = segment_dir(seg)
+            except UnicodeEncodeError:  # a name that is not UTF-8 (os.scandir escapes its bytes)
+                written = None
+            if written != entry.name:
+                self._problem(Path(entry.path), "not a segment directory name agenttrace writes; skipped")
+                continue
+            out.setdefault(seg[0], []).append(seg[1])
         return {k: sorted(v) for k, v in sorted(out.items())}
 
     def time_range(self) -> Optional[tuple[datetime, datetime]]:
@@ -597,6 +657,7 @@ class ProfileStore:
             rel = str(path.relative_to(self.root))
         except ValueError:
             rel = str(path)
+        rel = os.fsencode(rel).decode("utf-8", "backslashreplace")  # a name that is not UTF-8, printable
         with self._lock:
             if rel not in self._problem_files:
                 self._problem_files.add(rel)
@@ -609,26 +670,39 @@ class ProfileStore:
         except FileNotFoundError:
             return None  # removed since it was listed
         except OSError as e:
-            self._problem(path, f"unreadable ({e.strerror or e})")
+            self._problem(path, f"unreadable ({e.strerror or e}); skipped")
             return None
         if not data:
-            self._problem(path, "empty file")
+            self._problem(path, "empty file; skipped")
             return None
         crc = path.stem.rsplit("-", 1)[-1]
-        if len(crc) == 8 and all(c in "0123456789abcdef" for c in crc) and f"{zlib.crc32(data) & 0xFFFFFFFF:08x}" != crc:
-            self._problem(path, f"damaged (checksum mismatch, {len(data)} bytes)")
+        checked = len(crc) == 8 and all(c in "0123456789abcdef" for c in crc)
+        if checked and f"{zlib.crc32(data) & 0xFFFFFFFF:08x}" != crc:
+            self._problem(path, f"damaged (checksum mismatch, {len(data)} bytes); skipped")
             return None
         try:
-            return DatasetProfileView.deserialize(data)
+            view = DatasetProfileView.deserialize(data)
+            if not checked:  # no checksum: a damaged file may still parse, then break a merge or a summary
+                _self_check(view)
+            return view
         except Exception as e:  # whylogs raises many kinds of errors on a damaged file
-            self._problem(path, f"not a whylogs profile ({type(e).__name__}: {str(e)[:80]})")
+            self._problem(path, f"not a whylogs profile ({type(e).__name__}: {str(e)[:80]}); skipped")
             return None
+
+    def _add(self, got: _Read, view: DatasetProfileView, path: Path) -> bool:
+        """Merge ``view`` (read from ``path``) into ``got``; a profile that does not merge is a problem."""
+        try:
+            got.add(view)
+            return True
+        except Exception as e:  # noqa: BLE001 (whylogs' sketches raise many kinds on damaged data)
+            self._problem(path, f"does not merge with the other profiles ({type(e).__name__}: {str(e)[:80]}); skipped")
+            return False
 
     def _read_files(self, files: Iterable[Path], got: _Read) -> None:
         for path in files:
             view = self._load(path)
             if view is not None:
-                got.add(view)
+                self._add(got, view, path)
 
     def _read(self, start: datetime, end: datetime, segment: Optional[tuple[str, str]]) -> _Read:
         lo, hi = utc(start), utc(end)
@@ -653,8 +727,8 @@ class ProfileStore:
                     if not covers or covers & covered or not covers <= set(files):
                         # overlapping or covering window files that are not there: not safe to use
                         continue
-                    covered |= covers
-                    got.add(view)
+                    if self._add(got, view, rollup):
+                        covered |= covers
                 files = {name: f for name, f in files.items() if name not in covered}
             self._read_files(files.values(), got)
         if got.view is not None:
