@@ -146,7 +146,7 @@ class TrajectoryProcessor(SpanProcessor):
                 kind = -1
             try:
                 if kind is None:
-                    self._close()
+                    self._finish()
                     return
                 if kind == _START:
                     self._started(key, payload)
@@ -175,7 +175,7 @@ class TrajectoryProcessor(SpanProcessor):
                 if kind == _FLUSH:
                     key.set()
 
-    def _close(self) -> None:
+    def _finish(self) -> None:
         """The worker's last act: hand over what is pending and close the sink (writes every profile)."""
         try:
             self._emit(force=True)

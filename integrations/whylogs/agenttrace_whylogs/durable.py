@@ -56,7 +56,13 @@ def fsync_dir(path: Path) -> None:
 
 
 def make_dirs(root: Path, directory: Path) -> Path:
-    """Create ``directory`` (under the resolved ``root``) and refuse one that leads out of the store."""
+    """Create ``directory`` (under the resolved ``root``) and refuse one that leads out of the store
+    (checked on the nearest existing ancestor first, so nothing is created outside)."""
+    existing = directory
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not inside(root, existing) and existing.resolve() not in root.parents:  # (an ancestor: no store yet)
+        raise OutsideStore(f"{directory} leads outside the profile store {root} (a symlink); not writing there")
     directory.mkdir(parents=True, exist_ok=True)
     if not inside(root, directory):
         raise OutsideStore(f"{directory} leads outside the profile store {root} (a symlink); not writing there")
