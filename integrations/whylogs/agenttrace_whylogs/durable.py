@@ -69,7 +69,17 @@ def make_dirs(root: Path, directory: Path) -> Path:
     return directory
 
 
-def write_atomic(directory: Path, name: str, data: bytes) -> Path:
+def write_all(root: Path, files: list[tuple[Path, bytes]]) -> None:
+    """:func:`write_atomic` for many files (created under the resolved ``root`` only), each
+    directory fsynced once at the end. Sequential on purpose: no thread pool, whose global lock a
+    thread interrupted by a signal may hold while its handler waits for this (a flush at SIGTERM)."""
+    for path, data in files:
+        write_atomic(make_dirs(root, path.parent), path.name, data, sync_dir=False)
+    for directory in {path.parent for path, _ in files}:
+        fsync_dir(directory)
+
+
+def write_atomic(directory: Path, name: str, data: bytes, sync_dir: bool = True) -> Path:
     """Write ``data`` as ``directory/name``: readers see the whole file or none (a killed writer
     leaves at most a hidden ``.*.tmp`` file behind)."""
     final = directory / name
@@ -84,7 +94,8 @@ def write_atomic(directory: Path, name: str, data: bytes) -> Path:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    fsync_dir(directory)
+    if sync_dir:
+        fsync_dir(directory)
     return final
 
 

@@ -54,8 +54,8 @@ from whylogs.core.view import ColumnProfileView
 
 from agenttrace.trajectory import CATEGORICAL_FEATURES, DEFAULT_SEGMENT_KEYS, NUMERIC_FEATURES, SCORE_FEATURES, Trajectory
 
-from . import journal
-from .durable import Commits, CommitState, inside, make_dirs, write_atomic, write_once
+from . import journal, recovery
+from .durable import Commits, CommitState, inside, write_all, write_once
 from .journal import Journal
 
 logger = logging.getLogger("agenttrace")
@@ -277,26 +277,6 @@ class _Read:
         self.files += 1
 
 
-@dataclass
-class _Snapshot:
-    """What reads see: which flushes are committed, and the rows of dead writers' journals by
-    (window start, segment key, value)."""
-
-    key: tuple
-    state: CommitState
-    journal_rows: dict[tuple[float, str, str], _Profile]
-    first_seen: dict[float, dict[str, dict[str, float]]]
-
-    def starts(self, segment: Optional[tuple[str, str]]) -> list[float]:
-        seg = tuple(segment) if segment is not None else OVERALL
-        return [k[0] for k in self.journal_rows if (k[1], k[2]) == seg]
-
-    def view(self, start: float, segment: Optional[tuple[str, str]]) -> DatasetProfileView:
-        key, value = tuple(segment) if segment is not None else OVERALL
-        meta = {META_FIRST_SEEN: json.dumps(self.first_seen[start])} if key == "*" and start in self.first_seen else {}
-        return self.journal_rows[(start, key, value)].view(meta)
-
-
 class ProfileStore:
     """Write trajectory rows into whylogs profiles per window × segment; read merged profiles back.
 
@@ -346,7 +326,7 @@ class ProfileStore:
         self._journal = Journal(self.root, self._resolved, self.writer_id, sync_interval) if sync_interval is not None else None
         self._journal_broken = False
         self._recovered = False
-        self._snap: Optional[_Snapshot] = None
+        self._snap: Optional[recovery.Snapshot] = None
 
     # ------------------------------------------------------------------ writing
 
@@ -514,8 +494,7 @@ class ProfileStore:
             data = self._days[k].view(meta).serialize()
             day_dir = self.root / DAYS_DIR / segment_dir((key, value)) / _from_epoch(day).strftime(DAY_FORMAT)
             files.append((day_dir / self._file_name(seq, data), data))
-        for path, data in files:
-            write_atomic(make_dirs(self._resolved, path.parent), path.name, data)
+        write_all(self._resolved, files)
         starts = {k[0] for k in due}
         journals = list(consumed) + (self._journal.files_of(starts) if self._journal is not None else [])
         self._commits.commit(self.writer_id, seq, {"files": [str(p.relative_to(self.root)) for p, _ in files],
@@ -547,38 +526,8 @@ class ProfileStore:
     def recover(self) -> int:
         """Fold the journals of writers that are gone (killed, or never closed) into committed profile
         files and remove them; returns the rows recovered. The first :meth:`write` calls it. Safe with
-        any number of processes doing the same: a dead writer's journal is locked while it is folded,
-        and journal files a committed flush already holds are only removed, never folded twice."""
-        recovered = 0
-        try:
-            with journal.dead_journals(self.root, self._resolved, self._problem) as dead:
-                for d in dead:
-                    consumed = self._commits.consumed(d.writer)
-                    todo = [f for f in d.files if f not in consumed]
-                    if todo:
-                        acc = self._accumulate(todo)
-                        acc.writer_id = d.writer  # its files are the dead writer's (a fresh flush number)
-                        recovered += acc.buffered_rows()
-                        acc._commit(None, None, consumed=todo)
-                    d.finish()
-        except OSError as e:
-            self._problem(self.root / journal.JOURNAL_DIR, f"recovering journals failed ({e})")
-            logger.warning("agenttrace: recovering profile journals in %s failed: %s", self.root, e)
-        return recovered
-
-    def _accumulate(self, names: Sequence[str]) -> "ProfileStore":
-        """An in-memory store holding the rows of these journal files (relative to ``_journal``)."""
-        rows_: list[dict[str, Any]] = []
-        segs: list[dict[str, str]] = []
-        for name in names:
-            r, sg = journal.read_rows(self.root / journal.JOURNAL_DIR, name, self._problem)
-            rows_ += r
-            segs += sg
-        acc = ProfileStore(self.root, window=self.stored_window, segment_keys=sorted({k for sg in segs for k in sg}),
-                           day_rollups=False, sync_interval=None)
-        acc._staged_rows, acc._staged_segments = rows_, [{k: str(v) for k, v in sg.items()} for sg in segs]
-        acc._profile_staged()
-        return acc
+        any number of processes doing the same (see :func:`.recovery.recover`)."""
+        return recovery.recover(self)
 
     def __enter__(self) -> "ProfileStore":
         return self
@@ -644,22 +593,9 @@ class ProfileStore:
                       if e.name.endswith(".bin") and not e.name.startswith(".") and state.visible(e.name)
                       and (not e.is_symlink() or self._within(Path(e.path))))
 
-    def _snapshot(self) -> _Snapshot:
-        """The committed flushes and the rows of dead writers' journals, as one consistent pair (taken
-        again when a flush committed meanwhile); reused while nothing changed."""
-        for _ in range(5):
-            state = self._commits.state(self._problem)
-            with journal.dead_journals(self.root, self._resolved, self._problem) as dead:
-                names = [f for d in dead for consumed in [self._commits.consumed(d.writer)] for f in d.files if f not in consumed]
-                key = (state.key(), tuple(names))
-                snap = self._snap
-                if snap is None or snap.key != key:
-                    acc = self._accumulate(names) if names else None
-                    snap = _Snapshot(key, state, acc._windows if acc else {}, acc._first_seen if acc else {})
-            if self._commits.state().key() == state.key():
-                break
-        self._snap = snap
-        return snap
+    def _snapshot(self) -> "recovery.Snapshot":
+        self._snap = recovery.snapshot(self, self._snap)
+        return self._snap
 
     def windows(self, segment: Optional[tuple[str, str]] = None) -> list[datetime]:
         """Window starts (UTC) that have profile files (or recovered journal rows) for the segment
