@@ -29,6 +29,7 @@ damaged day profile is reported and its window files are read instead.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import socket
@@ -53,6 +54,12 @@ from whylogs.core.schema import DeclarativeSchema
 from whylogs.core.view import ColumnProfileView
 
 from agenttrace.trajectory import CATEGORICAL_FEATURES, DEFAULT_SEGMENT_KEYS, NUMERIC_FEATURES, SCORE_FEATURES, Trajectory
+
+from . import journal, recovery
+from .durable import Commits, CommitState, inside, write_all, write_once
+from .journal import Journal
+
+logger = logging.getLogger("agenttrace")
 
 FORMAT_VERSION = 1
 OVERALL = ("*", "*")
@@ -306,10 +313,13 @@ class ProfileStore:
 
     def __init__(self, root: str | Path, *, window: timedelta = timedelta(hours=1),
                  segment_keys: Sequence[str] = DEFAULT_SEGMENT_KEYS, writer_id: Optional[str] = None,
-                 stage_rows: int = 20_000, day_rollups: bool = True) -> None:
+                 stage_rows: int = 20_000, day_rollups: bool = True, sync_interval: Optional[float] = 1.0) -> None:
         if window.total_seconds() <= 0:
             raise ValueError("window must be positive")
+        if sync_interval is not None and not (0 <= sync_interval < float("inf")):
+            raise ValueError("sync_interval must be a number of seconds >= 0, or None (no journal)")
         self.root = Path(root)
+        self._resolved = self.root.resolve()
         self.window = window
         self.segment_keys = tuple(segment_keys)
         self.writer_id = quote(writer_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}", safe="")
@@ -327,7 +337,11 @@ class ProfileStore:
         self._first_seen: dict[float, dict[str, dict[str, float]]] = {}      # window start → column → value → ts
         self._day_first_seen: dict[float, dict[str, dict[str, float]]] = {}  # day start → ...
         self._newest = -np.inf  # the newest row timestamp profiled (the store's notion of "now")
-        self._seq = 0
+        self._commits = Commits(self.root, self._resolved)
+        self._journal = Journal(self.root, self._resolved, self.writer_id, sync_interval) if sync_interval is not None else None
+        self._journal_broken = False
+        self._recovered = False
+        self._snap: Optional[recovery.Snapshot] = None
 
     # ------------------------------------------------------------------ writing
 
@@ -340,10 +354,50 @@ class ProfileStore:
         if not rows_:
             return
         with self._lock:
+            self._journal_rows(rows_, segs)
             self._staged_rows.extend(rows_)
             self._staged_segments.extend(segs)
             if len(self._staged_rows) >= self.stage_rows:
                 self._profile_staged()
+
+    def _journal_rows(self, rows_: list[dict[str, Any]], segs: list[dict[str, str]]) -> None:
+        """Append rows to the journal (on disk at once, fsync'd within ``sync_interval``). Caller holds the lock."""
+        if self._journal is None or self._journal_broken:
+            return
+        if not self._recovered:
+            self._recovered = True
+            self.recover()
+        w = self.window.total_seconds()
+        lines: dict[float, list[bytes]] = {}
+        for row, seg in zip(rows_, segs):
+            ts = row.get("timestamp")
+            if not isinstance(ts, (int, float)) or not np.isfinite(ts):
+                continue  # not profiled either
+            kept = {k: seg[k] for k in self.segment_keys if seg.get(k) is not None}
+            lines.setdefault(float(np.floor(ts / w) * w), []).append(journal.encode(row, kept))
+        try:
+            self._journal.append(lines, lambda start: _from_epoch(start).strftime(WINDOW_FORMAT))
+        except OSError as e:
+            self._journal_failed(e)
+
+    def _journal_failed(self, err: OSError) -> None:
+        self._problem(self._journal.dir, f"journal not writable, rows are kept in memory until flushed ({err})")
+        logger.warning("agenttrace: the profile journal %s is not writable (%s); rows are only persisted by flush()",
+                       self._journal.dir, err)
+        self._journal_broken = True  # its files so far are still folded in by the flushes of their windows
+
+    def sync(self) -> bool:
+        """Make every row written so far durable: fsync the journal. ``False`` when the store has no
+        journal (``sync_interval=None``): then only :meth:`flush` persists rows."""
+        with self._lock:
+            if self._journal is None or self._journal_broken:
+                return False
+            try:
+                self._journal.sync()
+            except OSError as e:
+                self._journal_failed(e)
+                return False
+            return True
 
     def buffered_rows(self) -> int:
         """Rows written but not yet flushed."""
@@ -401,33 +455,14 @@ class ProfileStore:
         × segment, so call it with ``before`` (or use :meth:`flush_closed`) when calling often; a
         reader pays for every file. Day rollups are written for days that have ended (before
         ``before``, or before the day of the newest row when ``before`` is None) once all their
-        windows are flushed; :meth:`close` writes the rest.
+        windows are flushed; :meth:`close` writes the rest. The files of one call are committed
+        together (:mod:`.durable`): a reader sees all of them or none.
         """
         with self._lock:
             self._profile_staged()
             limit = utc(before).timestamp() if before is not None else None
-            w = self.window.total_seconds()
-            due = sorted(k for k in self._windows if limit is None or k[0] + w <= limit)
-            written = 0
-            for k in due:
-                start, key, value = k
-                meta = {META_SEGMENT: f"{key}={value}", META_WRITER: self.writer_id, META_ROWS: str(self._windows[k].rows)}
-                if key == "*" and start in self._first_seen:
-                    meta[META_FIRST_SEEN] = json.dumps(self._first_seen[start], sort_keys=True)
-                window_dir = _from_epoch(start).strftime(WINDOW_FORMAT)
-                path = self._write_new(self.root / segment_dir((key, value)) / window_dir, self._windows[k].view(meta).serialize())
-                del self._windows[k]  # only once it is on disk: a failed write keeps it for the next flush
-                written += 1
-                if self.day_rollups:
-                    day = np.floor(start / DAY_SECONDS) * DAY_SECONDS
-                    self._covers.setdefault((float(day), key, value), []).append(f"{window_dir}/{path.name}")
-            for start in {k[0] for k in due}:
-                if not any(k[0] == start for k in self._windows):
-                    self._first_seen.pop(start, None)
-            if self.day_rollups:
-                day_limit = limit if limit is not None else np.floor(self._newest / DAY_SECONDS) * DAY_SECONDS
-                written += self._flush_days(day_limit)
-            return written
+            day_limit = limit if limit is not None else np.floor(self._newest / DAY_SECONDS) * DAY_SECONDS
+            return self._commit(limit, day_limit)
 
     def flush_closed(self, lateness: timedelta = timedelta(0)) -> int:
         """Persist the windows that ended at least ``lateness`` before the newest row seen (data time,
@@ -439,34 +474,75 @@ class ProfileStore:
                 return 0
             return self.flush(before=_from_epoch(self._newest - lateness.total_seconds()))
 
-    def _flush_days(self, limit: Optional[float]) -> int:
-        """Write the day rollups of days that ended by ``limit`` (all days: None) and have no buffered window."""
-        open_days = {float(np.floor(k[0] / DAY_SECONDS) * DAY_SECONDS) for k in self._windows}
-        written = 0
-        for k in sorted(self._days):
+    def _commit(self, limit: Optional[float], day_limit: Optional[float], consumed: Sequence[str] = ()) -> int:
+        """Write the windows that end by ``limit`` (all: None) and the day rollups of days that ended by
+        ``day_limit`` (all: None) and have no buffered window left, as one committed flush. Memory is
+        only updated once the commit is on disk: a failed flush keeps everything for the next one."""
+        w = self.window.total_seconds()
+        due = sorted(k for k in self._windows if limit is None or k[0] + w <= limit)
+        open_days = {float(np.floor(k[0] / DAY_SECONDS) * DAY_SECONDS) for k in self._windows if k not in set(due)}
+        days = [k for k in sorted(self._days) if self.day_rollups and k[0] not in open_days
+                and (day_limit is None or k[0] + DAY_SECONDS <= day_limit)]
+        if not due and not days:
+            return 0
+        self._ensure_store_json()
+        seq = self._commits.reserve(self.writer_id)
+        files: list[tuple[Path, bytes]] = []
+        covers = {k: list(v) for k, v in self._covers.items()}
+        for k in due:
+            start, key, value = k
+            meta = {META_SEGMENT: f"{key}={value}", META_WRITER: self.writer_id, META_ROWS: str(self._windows[k].rows)}
+            if key == "*" and start in self._first_seen:
+                meta[META_FIRST_SEEN] = json.dumps(self._first_seen[start], sort_keys=True)
+            window_dir = _from_epoch(start).strftime(WINDOW_FORMAT)
+            data = self._windows[k].view(meta).serialize()
+            files.append((self.root / segment_dir((key, value)) / window_dir / self._file_name(seq, data), data))
+            if self.day_rollups:
+                day = float(np.floor(start / DAY_SECONDS) * DAY_SECONDS)
+                covers.setdefault((day, key, value), []).append(f"{window_dir}/{files[-1][0].name}")
+        for k in days:
             day, key, value = k
-            if day in open_days or (limit is not None and day + DAY_SECONDS > limit):
-                continue
             meta = {META_SEGMENT: f"{key}={value}", META_WRITER: self.writer_id, META_ROWS: str(self._days[k].rows),
-                    META_COVERS: json.dumps(self._covers.get(k, []))}
+                    META_COVERS: json.dumps(covers.pop(k, []))}
             if key == "*" and day in self._day_first_seen:
                 meta[META_FIRST_SEEN] = json.dumps(self._day_first_seen[day], sort_keys=True)
-            self._write_new(self.root / DAYS_DIR / segment_dir((key, value)) / _from_epoch(day).strftime(DAY_FORMAT),
-                            self._days[k].view(meta).serialize())
+            data = self._days[k].view(meta).serialize()
+            day_dir = self.root / DAYS_DIR / segment_dir((key, value)) / _from_epoch(day).strftime(DAY_FORMAT)
+            files.append((day_dir / self._file_name(seq, data), data))
+        write_all(self._resolved, files)
+        starts = {k[0] for k in due}
+        journals = list(consumed) + (self._journal.files_of(starts) if self._journal is not None else [])
+        self._commits.commit(self.writer_id, seq, {"files": [str(p.relative_to(self.root)) for p, _ in files],
+                                                   "journals": journals})
+        for k in due:
+            del self._windows[k]
+        for k in days:
             del self._days[k]
-            self._covers.pop(k, None)
-            written += 1
+        self._covers = covers
+        for start in starts:
+            if not any(k[0] == start for k in self._windows):
+                self._first_seen.pop(start, None)
         for day in list(self._day_first_seen):
             if not any(k[0] == day for k in self._days):
                 del self._day_first_seen[day]
-        return written
+        if self._journal is not None:
+            self._journal.drop(starts)
+            self._journal.remove(journals)
+        return len(files)
 
     def close(self) -> None:
-        """Flush everything, day rollups included."""
+        """Flush everything, day rollups included, and release the journal."""
         with self._lock:
-            self.flush()
-            if self.day_rollups:
-                self._flush_days(None)
+            self._profile_staged()
+            self._commit(None, None)
+            if self._journal is not None:
+                self._journal.close()
+
+    def recover(self) -> int:
+        """Fold the journals of writers that are gone (killed, or never closed) into committed profile
+        files and remove them; returns the rows recovered. The first :meth:`write` calls it. Safe with
+        any number of processes doing the same (see :func:`.recovery.recover`)."""
+        return recovery.recover(self)
 
     def __enter__(self) -> "ProfileStore":
         return self
@@ -474,29 +550,8 @@ class ProfileStore:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def _write_new(self, directory: Path, data: bytes) -> Path:
-        """Write ``data`` under a new name in ``directory`` (never replacing a file); atomic for readers."""
-        self._ensure_store_json()
-        directory.mkdir(parents=True, exist_ok=True)
-        crc = f"{zlib.crc32(data) & 0xFFFFFFFF:08x}"
-        tmp = directory / f".{self.writer_id}-{uuid.uuid4().hex}.tmp"
-        tmp.write_bytes(data)
-        try:
-            while True:
-                self._seq += 1
-                final = directory / f"{self.writer_id}-{self._seq:06d}-{crc}.bin"
-                try:
-                    os.link(tmp, final)  # fails if the name exists
-                    return final
-                except FileExistsError:
-                    continue
-                except OSError:  # a file system without hard links
-                    if final.exists():
-                        continue
-                    os.rename(tmp, final)
-                    return final
-        finally:
-            tmp.unlink(missing_ok=True)
+    def _file_name(self, seq: int, data: bytes) -> str:
+        return f"{self.writer_id}-{seq:06d}-{zlib.crc32(data) & 0xFFFFFFFF:08x}.bin"
 
     def _ensure_store_json(self) -> None:
         path = self.root / "store.json"
@@ -506,17 +561,7 @@ class ProfileStore:
         info = {"format": FORMAT_VERSION, "window_seconds": self.window.total_seconds(),
                 "segment_keys": list(self.segment_keys), "created": datetime.now(timezone.utc).isoformat(),
                 "profiles": "whylogs 1.6 DatasetProfileView files, one per window x segment x flush (see agenttrace_whylogs.store)"}
-        tmp = self.root / f".store-{uuid.uuid4().hex}.json"
-        tmp.write_text(json.dumps(info, indent=2) + "\n")
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            pass
-        except OSError:
-            if not path.exists():
-                os.rename(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        write_once(path, (json.dumps(info, indent=2) + "\n").encode())
 
     # ------------------------------------------------------------------ reading
 
@@ -559,17 +604,30 @@ class ProfileStore:
         gaps = [b - a for a, b in zip(starts, starts[1:]) if b > a]
         return min(gaps, default=self.window)
 
+    def _within(self, path: Path) -> bool:
+        """False (and a problem listed) for a path that leads out of the store through a symlink."""
+        if inside(self._resolved, path):
+            return True
+        self._problem(path, "symlink to outside the store, ignored")
+        return False
+
     def _window_dirs(self, segment: Optional[tuple[str, str]]) -> list[tuple[datetime, Path]]:
         """(start, directory) of the segment's window directories, sorted. A window directory
-        outside the times a store holds (:data:`EARLIEST` to :data:`LATEST`) is a problem, skipped."""
+        outside the times a store holds (:data:`EARLIEST` to :data:`LATEST`) is a problem, skipped;
+        so is a symlink out of the store."""
+        directory = self.root / segment_dir(segment)
         try:
-            entries = list(os.scandir(self.root / segment_dir(segment)))
+            entries = list(os.scandir(directory))
         except OSError:
+            return []
+        if not self._within(directory):
             return []
         found = []
         for entry in entries:
             start = _parse_time(entry.name, WINDOW_FORMAT)
             if start is None or not entry.is_dir():
+                continue
+            if entry.is_symlink() and not self._within(Path(entry.path)):
                 continue
             if not EARLIEST <= start < LATEST:
                 self._problem(Path(entry.path), f"a window outside {EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d}; skipped")
@@ -577,22 +635,32 @@ class ProfileStore:
             found.append((start, Path(entry.path)))
         return sorted(found)
 
-    @staticmethod
-    def _files(directory: Path) -> list[Path]:
+    def _files(self, directory: Path, state: CommitState) -> list[Path]:
+        """The committed profile files of a directory (symlinks out of the store left out)."""
         try:
-            return sorted(Path(e.path) for e in os.scandir(directory) if e.name.endswith(".bin") and not e.name.startswith("."))
+            entries = list(os.scandir(directory))
         except OSError:
             return []
+        return sorted(Path(e.path) for e in entries
+                      if e.name.endswith(".bin") and not e.name.startswith(".") and state.visible(e.name)
+                      and (not e.is_symlink() or self._within(Path(e.path))))
+
+    def _snapshot(self) -> "recovery.Snapshot":
+        self._snap = recovery.snapshot(self, self._snap)
+        return self._snap
 
     def windows(self, segment: Optional[tuple[str, str]] = None) -> list[datetime]:
-        """Window starts (UTC) that have profile files for the segment (``None``: overall), sorted."""
-        return [start for start, path in self._window_dirs(segment) if self._files(path)]
+        """Window starts (UTC) that have profile files (or recovered journal rows) for the segment
+        (``None``: overall), sorted."""
+        snap = self._snapshot()
+        starts = {start for start, path in self._window_dirs(segment) if self._files(path, snap.state)}
+        return sorted(starts | {_from_epoch(s) for s in snap.starts(segment)})
 
     def segments(self) -> dict[str, list[str]]:
         """Segment key → the values seen (sorted). A directory with ``=`` in its name that
         :func:`segment_dir` would not have written (not UTF-8, or quoted differently) is a problem,
         skipped: its key and value cannot be told apart from a damaged name."""
-        out: dict[str, list[str]] = {}
+        out: dict[str, set[str]] = {}
         try:
             entries = [e for e in os.scandir(self.root) if e.is_dir()]
         except OSError:
@@ -601,6 +669,8 @@ class ProfileStore:
             seg = parse_segment_dir(entry.name)
             if seg is None or seg == OVERALL:
                 continue
+            if entry.is_symlink() and not self._within(Path(entry.path)):
+                continue
             try:
                 written = segment_dir(seg)
             except UnicodeEncodeError:  # a name that is not UTF-8 (os.scandir escapes its bytes)
@@ -608,7 +678,10 @@ class ProfileStore:
             if written != entry.name:
                 self._problem(Path(entry.path), "not a segment directory name agenttrace writes; skipped")
                 continue
-            out.setdefault(seg[0], []).append(seg[1])
+            out.setdefault(seg[0], set()).add(seg[1])
+        for _, key, value in self._snapshot().journal_rows:
+            if key != "*":
+                out.setdefault(key, set()).add(value)
         return {k: sorted(v) for k, v in sorted(out.items())}
 
     def time_range(self) -> Optional[tuple[datetime, datetime]]:
@@ -629,12 +702,17 @@ class ProfileStore:
         """(window start, merged profile of the window) for each window starting in [start, end)
         that has data, in time order (window files only; no day rollups)."""
         lo, hi = utc(start), utc(end)
+        snap = self._snapshot()
+        found: dict[datetime, _Read] = {}
         for wstart, path in self._window_dirs(segment):
             if lo <= wstart < hi:
-                got = _Read()
-                self._read_files(self._files(path), got)
-                if got.view is not None:
-                    yield wstart, got.view
+                self._read_files(self._files(path, snap.state), found.setdefault(wstart, _Read()))
+        for s in snap.starts(segment):
+            if lo <= _from_epoch(s) < hi:
+                found.setdefault(_from_epoch(s), _Read()).add(snap.view(s, segment))
+        for wstart, got in sorted(found.items()):
+            if got.view is not None:
+                yield wstart, got.view
 
     def first_seen(self, start: datetime, end: datetime, column: str = "model_version") -> dict[str, datetime]:
         """Value → the earliest row timestamp with that value among the rows of [start, end).
@@ -706,17 +784,19 @@ class ProfileStore:
 
     def _read(self, start: datetime, end: datetime, segment: Optional[tuple[str, str]]) -> _Read:
         lo, hi = utc(start), utc(end)
+        snap = self._snapshot()
         got = _Read()
         by_day: dict[datetime, list[Path]] = {}
         for wstart, path in self._window_dirs(segment):
             if lo <= wstart < hi:
                 by_day.setdefault(_day_of(wstart), []).append(path)
         days_root = self.root / DAYS_DIR / segment_dir(segment)
+        rollups = by_day and self._within(days_root)
         for day, window_dirs in sorted(by_day.items()):
-            files = {f"{d.name}/{f.name}": f for d in window_dirs for f in self._files(d)}
-            if lo <= day and day + timedelta(days=1) <= hi:  # the whole day is in the range: use day rollups
+            files = {f"{d.name}/{f.name}": f for d in window_dirs for f in self._files(d, snap.state)}
+            if rollups and lo <= day and day + timedelta(days=1) <= hi:  # the whole day is in the range: use day rollups
                 covered: set[str] = set()
-                for rollup in self._files(days_root / day.strftime(DAY_FORMAT)):
+                for rollup in self._files(days_root / day.strftime(DAY_FORMAT), snap.state):
                     view = self._load(rollup)
                     if view is None:
                         continue
@@ -731,6 +811,9 @@ class ProfileStore:
                         covered |= covers
                 files = {name: f for name, f in files.items() if name not in covered}
             self._read_files(files.values(), got)
+        for s in snap.starts(segment):  # rows of writers that died before their window was flushed
+            if lo <= _from_epoch(s) < hi:
+                got.add(snap.view(s, segment))
         if got.view is not None:
             meta = got.view.metadata  # whylogs' merge keeps one input's metadata: replace it by the merged facts
             meta.clear()
