@@ -121,7 +121,7 @@ def test_flush_deadline_includes_metric_scoring_and_profile_writing(tmp_path):
         assert time.monotonic() - t0 < 1 + MARGIN
         assert not result and result.metrics_pending and result.profiles_pending
         t0 = time.monotonic()
-        t.shutdown()
+        t.shutdown(timeout=t.exit_timeout)  # what process exit and SIGTERM do
         assert time.monotonic() - t0 < 1 + MARGIN
     finally:
         release.set()
