@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import os
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Optional
@@ -40,10 +42,16 @@ def phoenix() -> None:
 @click.option("--timeout", type=float, default=120.0, show_default=True,
               help="Seconds to wait for the server to answer.")
 @click.option("--local", is_flag=True, help="Start a local Phoenix even if an OTLP/Phoenix endpoint is configured.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address the UI/OTLP-HTTP and OTLP-gRPC receivers listen on. Anything but loopback exposes "
+                   "them to the network: set PHOENIX_ENABLE_AUTH=true and PHOENIX_SECRET first (docs/phoenix.md).")
 def start(port: Optional[int], grpc_port: Optional[int], base_dir: Optional[Path], phoenix_version: Optional[str],
-          timeout: float, local: bool) -> None:
+          timeout: float, local: bool, host: str) -> None:
     """Install (first time, ~1 min) and start Phoenix in the background."""
     px = _integration()
+    if not _loopback(host) and os.environ.get("PHOENIX_ENABLE_AUTH", "").strip().lower() != "true":
+        click.echo(f"warning: --host {host} exposes Phoenix's receivers to the network without authentication "
+                   "(set PHOENIX_ENABLE_AUTH=true and PHOENIX_SECRET; see docs/phoenix.md)", err=True)
     configured = px.configured_endpoint()
     if configured and not local:
         name, value = configured
@@ -54,7 +62,7 @@ def start(port: Optional[int], grpc_port: Optional[int], base_dir: Optional[Path
     try:
         running = server.status()
         info = running or server.start(port=port, grpc_port=grpc_port, timeout=timeout,
-                                       log=lambda line: click.echo(line, err=True))
+                                       log=lambda line: click.echo(line, err=True), host=host)
     except px.PhoenixError as err:
         raise click.ClickException(str(err)) from None
     click.echo(f"Phoenix {info.version} {'is already running' if running else 'is running'} (pid {info.pid})")
@@ -64,15 +72,26 @@ def start(port: Optional[int], grpc_port: Optional[int], base_dir: Optional[Path
 
 @phoenix.command()
 @_dir_option
-@click.option("--timeout", type=float, default=20.0, show_default=True, help="Seconds before SIGKILL.")
-def stop(base_dir: Optional[Path], timeout: float) -> None:
-    """Stop the local Phoenix (its data is kept)."""
+@click.option("--timeout", type=click.FloatRange(min=0), metavar="SECONDS",
+              help="Seconds before SIGKILL (default: long enough for Phoenix to write every span it accepted; "
+                   "a SIGKILL loses its queue).")
+def stop(base_dir: Optional[Path], timeout: Optional[float]) -> None:
+    """Stop the local Phoenix (its data is kept). Phoenix first writes the spans it has
+    accepted but not stored yet."""
     px = _integration()
+    server = px.LocalPhoenix(base_dir)
     try:
-        stopped = px.LocalPhoenix(base_dir).stop(timeout=timeout)
+        stopped = server.stop(timeout=timeout, log=lambda line: click.echo(line, err=True))
     except px.PhoenixError as err:
         raise click.ClickException(str(err)) from None
-    click.echo("Phoenix stopped" if stopped else "no local Phoenix is running")
+    queued = f"; it wrote the {server.queued_at_stop} span(s) it had queued" if server.queued_at_stop and server.lost_at_stop == 0 else ""
+    click.echo(f"Phoenix stopped{queued}" if stopped else "no local Phoenix is running")
+    if server.lost_at_stop is None:
+        click.echo("warning: Phoenix had to be killed: spans it had accepted but not yet stored are lost", err=True)
+    elif server.lost_at_stop:
+        click.echo(f"warning: Phoenix exited with {server.lost_at_stop} accepted span(s) not stored (its drain "
+                   f"time ran out; AGENTTRACE_PHOENIX_DRAIN_SECONDS at start sets it) "
+                   f"(see {server.log_file})", err=True)
 
 
 @phoenix.command()
@@ -95,6 +114,13 @@ def url(base_dir: Optional[Path]) -> None:
     if info is None:
         raise click.ClickException("no local Phoenix is running (agenttrace phoenix start)")
     click.echo(info.url)
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # start() refuses it with a clear message
 
 
 def _describe(info: "ServerInfo") -> None:

@@ -11,13 +11,20 @@ Layout under the base dir (default ``./.agenttrace/phoenix``, env ``AGENTTRACE_P
     server.json       state of the running server (pid, ports, url, ...)
     server.log        the server's stdout/stderr
     install.log       pip's output from the last install
+
+The server runs through ``phoenix_serve.py`` (next to this file, executed by the Phoenix venv's
+Python), which binds Phoenix's OTLP/gRPC receiver to the same host as its HTTP port (loopback by
+default; Phoenix itself always binds it to every interface) and lets Phoenix write every span it
+accepted before it exits on SIGTERM (see that file).
 """
 
 from __future__ import annotations
 
 import errno
+import ipaddress
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -34,8 +41,14 @@ DEFAULT_VERSION = "20.26.1"
 DEFAULT_PORT = 6006
 DEFAULT_GRPC_PORT = 4317
 HOST = "127.0.0.1"
+DRAIN_SECONDS = 120.0  # how long a stopping Phoenix may take to write the spans it accepted
+DRAIN_ENV = "AGENTTRACE_PHOENIX_DRAIN_SECONDS"  # overrides it (read by phoenix_serve.py)
 DIR_ENV = "AGENTTRACE_PHOENIX_DIR"
 VENV_ENV = "AGENTTRACE_PHOENIX_VENV"
+LAUNCHER = Path(__file__).with_name("phoenix_serve.py")
+# Phoenix's bulk inserter, when its shutdown drain ran out: what it accepted and never stored
+_PENDING_AT_EXIT = re.compile(r"Span ingestion stopped with (\d+) spans still pending")
+_QUEUED_AT_STOP = re.compile(r"agenttrace: Phoenix is stopping with (\d+) accepted span")  # phoenix_serve.py
 ENDPOINT_ENVS = ("PHOENIX_COLLECTOR_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
 _MARKER = ".agenttrace-installed"
 _TAIL = 15
@@ -59,6 +72,7 @@ class ServerInfo:
     log_file: Path
     version: str
     started_at: str = ""
+    host: str = HOST  # the address both receivers listen on
 
     @property
     def otlp_http_endpoint(self) -> str:
@@ -66,7 +80,7 @@ class ServerInfo:
 
     @property
     def otlp_grpc_endpoint(self) -> str:
-        return f"http://{HOST}:{self.grpc_port}"
+        return f"http://{_client_host(self.host)}:{self.grpc_port}"
 
 
 def default_base_dir() -> Path:
@@ -100,6 +114,8 @@ class LocalPhoenix:
         self.state_file = self.base_dir / "server.json"
         self.log_file = self.base_dir / "server.log"
         self.install_log = self.base_dir / "install.log"
+        self.lost_at_stop: Optional[int] = 0  # see stop()
+        self.queued_at_stop: Optional[int] = None
 
     @property
     def executable(self) -> Path:
@@ -141,11 +157,13 @@ class LocalPhoenix:
     # --- run -------------------------------------------------------------------------------
 
     def start(self, port: Optional[int] = None, grpc_port: Optional[int] = None, timeout: float = 120.0,
-              log: Log = print) -> ServerInfo:
+              log: Log = print, host: str = HOST) -> ServerInfo:
         """Start the server (installing it first if needed) and wait until ``/healthz`` answers.
         Returns the running server's info; if one already runs from this base dir, returns that.
         Unset ports default to 6006 / 4317 when free, else any free port; an explicitly requested
-        port that is taken raises :class:`PhoenixError` before anything is spawned."""
+        port that is taken raises :class:`PhoenixError` before anything is spawned. ``host``: the
+        address both receivers (HTTP and OTLP/gRPC) listen on, loopback by default; anything else
+        exposes them to the network (turn on Phoenix's auth first: docs/phoenix.md)."""
         running = self.status()
         if running is not None:
             return running
@@ -153,6 +171,8 @@ class LocalPhoenix:
         if state is not None:  # alive (status() removes dead ones) but not answering
             raise PhoenixError(f"a Phoenix started earlier (pid {state['pid']}) does not answer on {state['url']}; "
                                "stop it first (agenttrace phoenix stop)")
+        _check_host(host)
+        drain = _drain_seconds()
         port = _choose_port(port, DEFAULT_PORT)
         grpc_port = _choose_port(grpc_port, DEFAULT_GRPC_PORT, avoid=port)
         self.install(log)
@@ -160,15 +180,18 @@ class LocalPhoenix:
         env = dict(os.environ,
                    PHOENIX_PORT=str(port),
                    PHOENIX_GRPC_PORT=str(grpc_port),
-                   PHOENIX_HOST=HOST,
+                   PHOENIX_HOST=host,
+                   AGENTTRACE_PHOENIX_GRPC_HOST=host,  # read by phoenix_serve.py
+                   AGENTTRACE_PHOENIX_DRAIN_SECONDS=str(drain),
                    PHOENIX_WORKING_DIR=str(self.data_dir),
                    PHOENIX_ALLOW_EXTERNAL_RESOURCES="false",
                    PHOENIX_TELEMETRY_ENABLED="false",
                    PHOENIX_DISABLE_AGENT_ASSISTANT="true")
-        url = f"http://{HOST}:{port}"
-        log(f"starting Phoenix {self.version} on {url} (OTLP gRPC port {grpc_port})")
+        url = f"http://{_client_host(host)}:{port}"
+        log(f"starting Phoenix {self.version} on {url} (OTLP gRPC port {grpc_port}, listening on {host})")
         with open(self.log_file, "w") as out:
-            proc = subprocess.Popen([str(self.executable), "serve"], stdout=out, stderr=subprocess.STDOUT,
+            python = self.venv_dir / "bin" / "python"
+            proc = subprocess.Popen([str(python), str(LAUNCHER), "serve"], stdout=out, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, env=env, cwd=self.base_dir, start_new_session=True)
         deadline = time.monotonic() + timeout
         try:
@@ -182,9 +205,9 @@ class LocalPhoenix:
             proc.wait()
             raise
         info = ServerInfo(proc.pid, port, grpc_port, url, self.data_dir, self.log_file, self.version,
-                          datetime.now(timezone.utc).isoformat(timespec="seconds"))
+                          datetime.now(timezone.utc).isoformat(timespec="seconds"), host)
         self.state_file.write_text(json.dumps({**asdict(info), "working_dir": str(self.data_dir),
-                                               "log_file": str(self.log_file)}, indent=2) + "\n")
+                                               "log_file": str(self.log_file), "drain_seconds": drain}, indent=2) + "\n")
         return info
 
     def _fail_start(self, proc: subprocess.Popen, port: int, grpc_port: int, timeout: float) -> None:
@@ -214,22 +237,36 @@ class LocalPhoenix:
             return None
         return ServerInfo(int(state["pid"]), int(state["port"]), int(state["grpc_port"]), state["url"],
                           Path(state["working_dir"]), Path(state["log_file"]), state["version"],
-                          state.get("started_at", ""))
+                          state.get("started_at", ""), state.get("host", HOST))
 
-    def stop(self, timeout: float = 20.0) -> bool:
-        """SIGTERM the server's process group, SIGKILL it after ``timeout`` seconds; remove the
-        state file. Returns True if a running server was stopped, False if none was running."""
+    def stop(self, timeout: Optional[float] = None, log: Log = lambda line: None) -> bool:
+        """SIGTERM the server's process group and wait for it to exit; SIGKILL it after
+        ``timeout`` seconds (default: the drain time it was started with, :data:`DRAIN_SECONDS`
+        or ``AGENTTRACE_PHOENIX_DRAIN_SECONDS``, plus 30 s). Removes the state file. Returns True if a running server
+        was stopped, False if none was running. Afterwards :attr:`lost_at_stop` is the number of
+        accepted spans Phoenix reported it could not write before exiting (0 normally; None if it
+        had to be killed, which loses its whole queue), and :attr:`queued_at_stop` how many it
+        had accepted but not stored when the stop began (None if unknown)."""
+        self.lost_at_stop, self.queued_at_stop = 0, None
         state = self._read_state()
         if state is None:
             return False
         pid = int(state["pid"])
         was_alive = _is_server(pid)
         if was_alive:
+            log(f"stopping Phoenix (pid {pid}); it first writes the spans it accepted but has not stored yet")
             _kill_group(pid, signal.SIGTERM)
-            if not _wait_dead(pid, timeout):
+            drain = float(state.get("drain_seconds") or DRAIN_SECONDS)
+            if not _wait_dead(pid, drain + 30.0 if timeout is None else timeout):
                 _kill_group(pid, signal.SIGKILL)
+                self.lost_at_stop = None
                 if not _wait_dead(pid, 5.0):
                     raise PhoenixError(f"Phoenix (pid {pid}) did not exit after SIGKILL")
+            else:
+                lines = _tail(Path(state.get("log_file") or self.log_file), 50)
+                self.lost_at_stop = sum(int(m.group(1)) for line in lines if (m := _PENDING_AT_EXIT.search(line)))
+                queued = [int(m.group(1)) for line in lines if (m := _QUEUED_AT_STOP.search(line))]
+                self.queued_at_stop = queued[-1] if queued else None
         self.state_file.unlink(missing_ok=True)
         return was_alive
 
@@ -244,6 +281,30 @@ class LocalPhoenix:
 
 
 # --- helpers -------------------------------------------------------------------------------
+
+
+def _drain_seconds() -> float:
+    text = os.environ.get(DRAIN_ENV, "").strip()
+    try:
+        value = float(text) if text else DRAIN_SECONDS
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 86400:
+        raise PhoenixError(f"{DRAIN_ENV}={text!r}: must be a number of seconds from 0 to 86400")
+    return value
+
+
+def _client_host(host: str) -> str:
+    """Where a client on this machine reaches a server listening on ``host``."""
+    return HOST if host in ("0.0.0.0", "::", "") else f"[{host}]" if ":" in host else host
+
+
+def _check_host(host: str) -> None:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise PhoenixError(f"--host {host!r} is not an IP address (e.g. 127.0.0.1, or 0.0.0.0 for every "
+                           "interface)") from None
 
 
 def _tail(path: Path, n: int, width: int = 300) -> list[str]:
