@@ -261,7 +261,11 @@ def tool_input(attrs: dict, policy: ContentPolicy, input_str: Any, inputs: Any) 
 
 @isolated
 def tool_output(attrs: dict, policy: ContentPolicy, output: Any) -> None:
+    """A tool's result → ``output.value``: a ``ToolMessage``'s content (what the model reads; its
+    call id and status are attributes of their own), anything else as OpenInference writes it."""
     if policy.capture:
+        if isinstance(output, BaseMessage) and getattr(output, "tool_call_id", None) is not None:
+            output = output.content
         io_value(attrs, policy, sc.OI_OUTPUT_VALUE, sc.OI_OUTPUT_MIME, {"output": output})
 
 
