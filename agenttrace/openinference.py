@@ -144,8 +144,9 @@ def io_value(attrs: dict, policy: ContentPolicy, key: str, mime_key: str, payloa
 def context_attributes() -> dict:
     """The attributes openinference's ``using_*`` context managers have set, if any."""
     ctx = otel_context.get_current()
-    found = ctx.keys() & _CONTEXT_KEY_SET  # usually empty: one set operation on the hot path
-    return {key: ctx[key] for key in found if ctx[key] is not None} if found else {}
+    if _CONTEXT_KEY_SET.isdisjoint(ctx):  # the usual case: one set operation on the hot path
+        return {}
+    return {key: ctx[key] for key in CONTEXT_KEYS if ctx.get(key) is not None}
 
 
 def _context_metadata(value: Any) -> dict:
@@ -171,7 +172,9 @@ def labels(attrs: dict, policy: ContentPolicy, tags: Optional[Sequence[str]], me
     if session:
         attrs[sc.CONVERSATION_ID] = session
         attrs[sc.OI_SESSION_ID] = session
-    tag_list = [to_text(t) for t in ctx.get(sc.OI_TAGS) or ()] + ex.user_tags(tags)
+    tag_list = ex.user_tags(tags)
+    if sc.OI_TAGS in ctx:
+        tag_list = [to_text(t) for t in ctx[sc.OI_TAGS] or ()] + tag_list
     if tag_list:
         attrs[sc.OI_TAGS] = tag_list
     md = ex.user_metadata(metadata)
@@ -261,7 +264,11 @@ def tool_input(attrs: dict, policy: ContentPolicy, input_str: Any, inputs: Any) 
 
 @isolated
 def tool_output(attrs: dict, policy: ContentPolicy, output: Any) -> None:
+    """A tool's result → ``output.value``: a ``ToolMessage``'s content (what the model reads; its
+    call id and status are attributes of their own), anything else as OpenInference writes it."""
     if policy.capture:
+        if isinstance(output, BaseMessage) and getattr(output, "tool_call_id", None) is not None:
+            output = output.content
         io_value(attrs, policy, sc.OI_OUTPUT_VALUE, sc.OI_OUTPUT_MIME, {"output": output})
 
 

@@ -42,7 +42,7 @@ BOOKKEEPING_PREFIXES = ("langgraph_", "ls_", "lc_", "checkpoint_", "__")
 BOOKKEEPING_KEYS = {"checkpoint_ns", "checkpoint_id"}
 
 
-def _kind_pair(ours: Any, theirs: Any, span: Any) -> bool:
+def _kind_pair(ours: Any, theirs: Any, span: Any, their_span: Any) -> bool:
     return {ours, theirs} <= {"AGENT", "CHAIN"}
 
 
@@ -58,13 +58,27 @@ def _ids_assigned_later(ours: Any, theirs: Any) -> bool:
     return ours is not None and match(_json(ours), _json(theirs))
 
 
-def _not_a_model_span(ours: Any, theirs: Any, span: Any) -> bool:
+def _handoff(ours: Any, theirs: Any) -> bool:
+    mine, other = _json(ours), _json(theirs)
+    return isinstance(mine, dict) and "goto" in mine and isinstance(other, dict) and other.get("graph") == "__parent__"
+
+
+def _tool_content(ours: Any, theirs: Any) -> bool:
+    """agenttrace's value is the content of the ToolMessage OpenInference serialised."""
+    other = _json(theirs)
+    if isinstance(other, dict) and other.get("type") == "tool" and isinstance(other.get("data"), dict):
+        content = other["data"].get("content")
+        return ours == content or _json(ours) == content
+    return False
+
+
+def _not_a_model_span(ours: Any, theirs: Any, span: Any, their_span: Any) -> bool:
     return ours is None and span.attributes.get("openinference.span.kind") != "LLM"
 
 
-#: key → (predicate on (agenttrace value, OpenInference value, agenttrace span), reason). A
-#: "missing" allowance has agenttrace value None.
-ALLOWED: dict[str, tuple[Callable[[Any, Any, Any], bool], str]] = {
+#: key → (predicate on (agenttrace value, OpenInference value, agenttrace span, OpenInference span),
+#: reason). A "missing" allowance has agenttrace value None.
+ALLOWED: dict[str, tuple[Callable[[Any, Any, Any, Any], bool], str]] = {
     "openinference.span.kind": (
         _kind_pair,
         "OpenInference marks any run whose name contains 'agent' as AGENT (a LangGraph node named "
@@ -72,18 +86,24 @@ ALLOWED: dict[str, tuple[Callable[[Any, Any, Any], bool], str]] = {
         "what the run is: AGENT for agents and graphs (Phoenix's agent views), CHAIN for their nodes",
     ),
     "input.value": (
-        lambda ours, theirs, span: _ids_assigned_later(ours, theirs),
+        lambda ours, theirs, span, their_span: _ids_assigned_later(ours, theirs),
         "agenttrace serialises a run's input when the run starts, as it was given; OpenInference "
         "serialises it when the run ends, after LangGraph has assigned ids to the input messages in place",
     ),
     "output.value": (
-        lambda ours, theirs, span: isinstance(_json(ours), dict) and "goto" in _json(ours)
-        and isinstance(_json(theirs), dict) and _json(theirs).get("graph") == "__parent__",
-        "a handoff tool's output is the route it takes (goto, graph, updated keys); OpenInference "
-        "records the whole Command, with the full message history",
+        lambda ours, theirs, span, their_span: _handoff(ours, theirs) or _tool_content(ours, theirs),
+        "a tool span's output is the tool's result as the model reads it (a ToolMessage's content; its "
+        "call id and status are attributes of their own), and a handoff tool's output is the route it "
+        "takes (goto, graph, updated keys); OpenInference writes the whole ToolMessage / Command as JSON, "
+        "a Command with the full message history",
+    ),
+    "output.mime_type": (
+        lambda ours, theirs, span, their_span: ours == "text/plain" and theirs == "application/json"
+        and _tool_content(span.attributes.get("output.value"), their_span.attributes.get("output.value")),
+        "follows output.value: a tool result in plain text is text/plain",
     ),
     "llm.model_name": (
-        lambda ours, theirs, span: ours == span.attributes.get("gen_ai.response.model")
+        lambda ours, theirs, span, their_span: ours == span.attributes.get("gen_ai.response.model")
         and theirs == span.attributes.get("gen_ai.request.model"),
         "OpenInference takes the response model from LangChain's llm_output only; agenttrace also from the "
         "message's response metadata, where langchain 1.x models report it: the model that answered, not the alias asked for",
@@ -210,7 +230,7 @@ class Comparison:
                 stats.equal += 1
             else:
                 rule = ALLOWED.get(normalise_key(key))
-                if rule is not None and rule[0](mine, value, ours):
+                if rule is not None and rule[0](mine, value, ours, theirs):
                     stats.allowed += 1
                 elif mine is None:
                     stats.missing += 1
