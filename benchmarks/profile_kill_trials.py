@@ -10,7 +10,8 @@ with SIGKILL after a random 2-6 s (counted from the child's first completed run)
 store with a fresh ``ProfileStore`` (which folds in the dead writer's journal) and compares the rows
 found with the runs completed. A run completed more than ``--bound`` seconds before the kill must be
 in the store; one completed later may be lost. Prints, per trial and in total: runs completed, rows
-found, rows lost, lost runs that completed within / outside the bound.
+found, rows lost, lost runs that completed within / outside the bound, and how long before the kill
+the oldest lost run completed.
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ def trial(work: Path, kill_after: float, bound: float) -> dict:
     missing = sorted(done)[len(done) - lost:] if lost else []
     return {"runs": len(done), "rows": found, "lost": lost, "extra": max(0, found - len(done)),
             "lost_within": sum(t > killed - bound for t in missing), "lost_outside": sum(t <= killed - bound for t in missing),
+            "oldest_lost": killed - min(missing) if missing else 0.0,
             "kill_after": kill_after, "problems": list(reader.problems)}
 
 
@@ -97,7 +99,8 @@ def main() -> None:
     args = parser.parse_args()
     rng = random.Random(args.seed)
     results = []
-    print(f"{'trial':>5} {'kill after s':>12} {'runs':>6} {'rows':>6} {'lost':>5} {'lost within':>12} {'lost outside':>13}")
+    print(f"{'trial':>5} {'kill after s':>12} {'runs':>6} {'rows':>6} {'lost':>5} {'lost within':>12} {'lost outside':>13} "
+          f"{'oldest lost s':>14}")
     for i in range(args.trials):
         work = Path(tempfile.mkdtemp(prefix="agenttrace-kill-"))
         try:
@@ -106,13 +109,14 @@ def main() -> None:
             shutil.rmtree(work, ignore_errors=True)
         results.append(r)
         print(f"{i + 1:>5} {r['kill_after']:>12.2f} {r['runs']:>6} {r['rows']:>6} {r['lost']:>5} {r['lost_within']:>12} "
-              f"{r['lost_outside']:>13}" + (f"  problems: {r['problems']}" if r["problems"] else ""))
+              f"{r['lost_outside']:>13} {r['oldest_lost']:>14.2f}" + (f"  problems: {r['problems']}" if r["problems"] else ""))
     total = sum(r["runs"] for r in results)
     lost = sum(r["lost"] for r in results)
     print(f"\n{args.trials} trials, {total} runs completed, {lost} rows lost in total "
           f"({lost / max(1, total) * 100:.2f}%), at most {max(r['lost'] for r in results)} in one trial; "
           f"lost runs completed within {args.bound:g} s of the kill: {sum(r['lost_within'] for r in results)}, "
-          f"earlier (a broken promise): {sum(r['lost_outside'] for r in results)}; "
+          f"earlier (a broken promise): {sum(r['lost_outside'] for r in results)}; the oldest lost run completed "
+          f"{max(r['oldest_lost'] for r in results):.2f} s before its kill; "
           f"rows beyond the runs logged (a run done but not yet logged): {sum(r['extra'] for r in results)}")
 
 

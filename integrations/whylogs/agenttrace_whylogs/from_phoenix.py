@@ -64,7 +64,8 @@ def build_store_from_phoenix(phoenix_store: Any, project: str, root: str | Path,
     """
     from .store import ProfileStore
 
-    store = ProfileStore(root, window=window, segment_keys=tuple(segment_keys))
+    # no journal: the rows are re-read from Phoenix if the import is interrupted
+    store = ProfileStore(root, window=window, segment_keys=tuple(segment_keys), sync_interval=None)
     write_phoenix_runs(phoenix_store, project, store, start=start, end=end, segment_keys=segment_keys,
                        progress=progress)
     return store

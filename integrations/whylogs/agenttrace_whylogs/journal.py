@@ -42,8 +42,12 @@ MAX_OPEN = 16  # journal files kept open per writer (late rows for old windows r
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), default=str, check_circular=False)
+
+
 def encode(row: dict[str, Any], segments: dict[str, Any]) -> bytes:
-    return (json.dumps({"r": row, "s": segments}, separators=(",", ":"), default=str) + "\n").encode()
+    """One journal line (NaN and infinity as JSON's NaN / Infinity, which Python reads back)."""
+    return (_ENCODER.encode({"r": row, "s": segments}) + "\n").encode()
 
 
 class Journal:

@@ -8,11 +8,14 @@ Layout (every ``.bin`` is a plain whylogs ``DatasetProfileView``, readable with
     root/<key>=<value>/<window start>/...                rows whose segment <key> has <value> (URL-quoted)
     root/_days/<segment dir>/<day>/<writer>-<seq>-<crc>.bin
                                                          day rollups: one writer's rows of one UTC day
+    root/_commits/<writer>/<seq>.json                    the commit of flush <seq> (see .durable)
+    root/_journal/<writer>.<id>/<window start>-<n>.jsonl rows not yet in a committed profile (see .journal)
 
 ``<window start>`` is ``%Y%m%dT%H%M%SZ`` (UTC), ``<day>`` is ``%Y%m%d``. Files are only ever
 *added*: each :meth:`ProfileStore.flush` writes new files under names no one else uses (writer id
-plus a sequence number, created exclusively), so any number of processes and machines can write into
-one store, and a reader merges whatever files a window has. whylogs profiles are mergeable sketches:
+plus a flush number reserved exclusively), each written atomically, and commits them together
+(:mod:`.durable`: a reader sees a flush whole or not at all), so any number of processes and
+machines can write into one store, and a reader merges whatever committed files a window has. whylogs profiles are mergeable sketches:
 the merge of four writers' files is the profile of all their rows. ``<crc>`` is the CRC-32 of the
 file's bytes, so a truncated or damaged file is detected; it is listed in
 :attr:`ProfileStore.problems` and skipped, and the other files are still read.
@@ -305,7 +308,11 @@ class ProfileStore:
     ``day_rollups``: also write one profile per UTC day and segment (see the module docstring);
     only used when ``window`` is shorter than a day.
 
-    :meth:`write` is thread-safe. Rows become visible to readers when they are flushed. A
+    ``sync_interval``: rows go to the journal on :meth:`write` and are fsynced at least this often
+    (seconds; :meth:`sync` forces it); ``None``: no journal (rows live in memory until flushed).
+
+    :meth:`write` is thread-safe. Rows become visible to readers when they are flushed, or, once
+    their writer is gone (killed), from its journal (:mod:`.recovery`). A
     long-running writer should call :meth:`flush_closed` (or ``flush(before=<start of the current
     window>)``) now and then, which persists closed windows only, and :meth:`close` at the end:
     every :meth:`flush` writes one more file per open window × segment, and readers pay ~3 ms per file.
@@ -371,10 +378,10 @@ class ProfileStore:
         lines: dict[float, list[bytes]] = {}
         for row, seg in zip(rows_, segs):
             ts = row.get("timestamp")
-            if not isinstance(ts, (int, float)) or not np.isfinite(ts):
+            if not isinstance(ts, (int, float)) or not math.isfinite(ts):
                 continue  # not profiled either
             kept = {k: seg[k] for k in self.segment_keys if seg.get(k) is not None}
-            lines.setdefault(float(np.floor(ts / w) * w), []).append(journal.encode(row, kept))
+            lines.setdefault(float(math.floor(ts / w) * w), []).append(journal.encode(row, kept))
         try:
             self._journal.append(lines, lambda start: _from_epoch(start).strftime(WINDOW_FORMAT))
         except OSError as e:
