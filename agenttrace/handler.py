@@ -30,6 +30,7 @@ from . import semconv as sc
 from . import shapes
 from ._version import __version__
 from .content import ContentPolicy, Redactor, to_text
+from .flow import Flow
 from .lifecycle import SpanLife
 from .runs import RunRegistry, RunState
 
@@ -83,6 +84,7 @@ class CallbackHandler(BaseCallbackHandler):
         self.runs = RunRegistry(run_ttl, max_open_runs, self._expire)
         # span timestamps (ns since the epoch); None = the SDK's clock. Replays and simulations pass their own.
         self.life = SpanLife(tracer, self.content, clock, self.runs, self._internal_error)
+        self.flow = Flow(self.life, self.content)
         self.internal_errors = 0
         self._reported: set[str] = set()
         self.metrics = metrics  # an agenttrace.metrics.MetricsEngine, or None
@@ -133,7 +135,7 @@ class CallbackHandler(BaseCallbackHandler):
 
     def _finish(self, state: RunState, attrs: dict, error: Optional[BaseException] = None, end: bool = True) -> None:
         if state.is_agent:
-            self._rollup(state, attrs)
+            self.flow.rollup(state, attrs)
         self.life.finish(state, attrs, error, end)
 
     def _end(self, run_id, build: Optional[Callable[[RunState, dict], None]] = None,
@@ -155,112 +157,6 @@ class CallbackHandler(BaseCallbackHandler):
         else:
             self._finish(state, attrs)
 
-    # ------------------------------------------------------------------ structure helpers
-
-    @staticmethod
-    def _agent_of(state: Optional[RunState]) -> Optional[RunState]:
-        while state is not None and not state.is_agent:
-            state = state.parent
-        return state
-
-    def _number_attempt(self, parent: Optional[RunState], name: str, tags: Any, attrs: dict) -> None:
-        """Retry attempts (``with_retry`` tags attempts 2.. as ``retry:attempt:N``; the first attempt
-        is the wrapper's first child of the same name) and fallback alternatives (0 = the primary)."""
-        if parent is None:
-            return
-        parent.children += 1
-        if parent.fallbacks:
-            attrs[sc.FALLBACK_INDEX] = parent.children - 1
-            return
-        attempt = ex.tag_number(tags, "retry:attempt")
-        if attempt is None and parent.children == 1 and parent.name == name and parent.run_type == "chain" and parent.node is None and not parent.is_graph:
-            attempt = 1
-        if attempt is not None:
-            parent.retry_attempts = max(parent.retry_attempts, attempt)
-            attrs[sc.RETRY_ATTEMPT] = attempt
-
-    def _route(self, router: RunState, source: str, target: Any, condition: Optional[int] = None, on: Optional[RunState] = None) -> None:
-        attrs = {sc.ROUTE_SOURCE: source, sc.ROUTE_TARGET: target}
-        if condition is not None:
-            attrs[sc.ROUTE_CONDITION] = condition
-        self.life.set(router.span, dict(attrs))
-        step = on or router.parent or router
-        self.life.event(step.span, sc.ROUTE_EVENT, attrs)
-
-    def _handoff(self, at: RunState, command: Any) -> None:
-        """A multi-agent handoff: a route from the agent handing off to the one receiving control."""
-        agent = self._agent_of(at.parent) or at
-        target = control.targets(getattr(command, "goto", None))
-        if target is None or agent.handed_off:
-            return
-        agent.handed_off = True
-        source = agent.agent_name or agent.name
-        attrs = {sc.ROUTE_SOURCE: source, sc.ROUTE_TARGET: target}
-        self.life.set(at.span, dict(attrs))
-        self.life.event(agent.span, sc.HANDOFF_EVENT, attrs)
-
-    def _interrupted(self, state: RunState, error: BaseException, attrs: dict) -> None:
-        """A LangGraph interrupt: this run and every graph above it are paused, not failed."""
-        found = control.interrupts(error)
-        attrs[sc.INTERRUPTED] = True
-        self._mark_interrupts(state, found, attrs)
-        node = state.parent
-        while node is not None:
-            if node.is_graph and node.interrupts is None:
-                node.interrupts = found
-            node = node.parent
-
-    def _mark_interrupts(self, state: RunState, found: list, attrs: dict) -> None:
-        ids = [i for i, _ in found if i]
-        if ids:
-            attrs[sc.INTERRUPT_ID] = ids[0] if len(ids) == 1 else ids
-        event: dict = {}
-        if ids:
-            event[sc.INTERRUPT_ID] = ids[0] if len(ids) == 1 else ids
-        if self.content.capture and found:
-            self.content.put(event, sc.INTERRUPT_VALUE, [v for _, v in found] if len(found) > 1 else found[0][1])
-        self.life.event(state.span, sc.INTERRUPT_EVENT, event)
-
-    def _rollup(self, state: RunState, attrs: dict) -> None:
-        """An agent's summed usage, and its provider / requested model when its calls used one."""
-        if state.interrupts is not None and sc.INTERRUPTED not in attrs:
-            attrs[sc.INTERRUPTED] = True
-            self._mark_interrupts(state, state.interrupts, attrs)
-        if not state.providers:
-            return
-        attrs[sc.USAGE_INPUT_TOKENS] = state.usage_in
-        attrs[sc.USAGE_OUTPUT_TOKENS] = state.usage_out
-        # Phoenix sums descendants' token counts itself: the agent's own OpenInference counts stay 0
-        attrs[sc.OI_TOKENS_PROMPT] = attrs[sc.OI_TOKENS_COMPLETION] = attrs[sc.OI_TOKENS_TOTAL] = 0
-        providers, models = sorted(state.providers), sorted(state.models or ())
-        if len(providers) == 1:
-            attrs[sc.PROVIDER] = providers[0]
-        else:
-            attrs[sc.AGENT_PROVIDERS] = providers
-        if len(models) == 1:
-            attrs[sc.REQUEST_MODEL] = models[0]
-        elif models:
-            attrs[sc.AGENT_REQUEST_MODELS] = models
-
-    @staticmethod
-    def _agents_above(state: RunState):
-        node = state.parent
-        while node is not None:
-            if node.is_agent:
-                yield node
-            node = node.parent
-
-    def _add_model(self, state: RunState, model: Optional[str]) -> None:
-        for agent in self._agents_above(state):
-            agent.providers = (agent.providers or set()) | {state.provider}
-            if model:
-                agent.models = (agent.models or set()) | {model}
-
-    def _add_usage(self, state: RunState, attrs: dict) -> None:
-        for agent in self._agents_above(state):
-            agent.usage_in += int(attrs.get(sc.USAGE_INPUT_TOKENS, 0))
-            agent.usage_out += int(attrs.get(sc.USAGE_OUTPUT_TOKENS, 0))
-
     # ------------------------------------------------------------------ chains, graphs, agents, nodes
 
     @_guard
@@ -269,7 +165,7 @@ class CallbackHandler(BaseCallbackHandler):
         name = ex.run_name(serialized, kwargs, "chain")
         parent = self._parent(parent_run_id)
         attrs: dict = {}
-        self._number_attempt(parent, name, tags, attrs)
+        self.flow.number(parent, name, tags, attrs)
 
         graph_step = ex.tag_number(tags, "graph:step")
         node = metadata.get("langgraph_node") if graph_step is not None else None
@@ -305,7 +201,7 @@ class CallbackHandler(BaseCallbackHandler):
         state.seq_step = ex.tag_number(tags, "seq:step")
         branch = ex.branch_tag(tags)
         if branch is not None and parent is not None:
-            self._route(parent, parent.name, branch, int(branch) if branch.isdigit() else None)
+            self.flow.route(parent, parent.name, branch, int(branch) if branch.isdigit() else None)
 
     @_guard
     def on_chain_end(self, outputs, *, run_id, **kwargs):
@@ -315,12 +211,12 @@ class CallbackHandler(BaseCallbackHandler):
             if parent is not None and parent.node is not None and state.node is None and (state.seq_step or 0) >= 2:
                 targets = control.targets(outputs)  # a conditional edge's routing function
                 if targets is not None:
-                    self._route(state, parent.node, targets)
+                    self.flow.route(state, parent.node, targets)
             if state.node is not None and control.is_command(outputs):
                 goto = getattr(outputs, "goto", None)
                 targets = control.targets(goto) if goto not in (None, (), []) else None
                 if targets is not None:
-                    self._route(state, state.node, targets)
+                    self.flow.route(state, state.node, targets)
 
         self._end(run_id, build)
 
@@ -333,11 +229,11 @@ class CallbackHandler(BaseCallbackHandler):
         kind = control.kind(error)
         try:
             if kind == control.INTERRUPT:
-                self._interrupted(state, error, attrs)
+                self.flow.interrupted(state, error, attrs)
             elif kind == control.HANDOFF:
                 command = control.command_of(error)
                 if command is not None and state.run_type == "tool":
-                    self._handoff(state, command)
+                    self.flow.handoff(state, command)
             elif kind == control.CANCELLED:
                 attrs[sc.CANCELLED] = True
         except Exception:  # noqa: BLE001
@@ -378,7 +274,7 @@ class CallbackHandler(BaseCallbackHandler):
         ex.request_params(attrs, invocation, metadata)
         oi_llm.llm_request(attrs, invocation, metadata)
         ex.output_type(attrs, invocation, kwargs.get("options"))
-        self._number_attempt(parent, name, tags, attrs)
+        self.flow.number(parent, name, tags, attrs)
         if self.content.capture:
             if messages is not None:
                 ex.input_messages(attrs, self.content, messages)
@@ -388,7 +284,7 @@ class CallbackHandler(BaseCallbackHandler):
         span_name = f"{operation} {model}" if model else operation
         state = self._start(run_id, parent, "llm", name, span_name, SpanKind.CLIENT, attrs, tags, metadata, operation)
         state.provider = prov
-        self._add_model(state, model)
+        self.flow.add_model(state, model)
         if self.metrics is not None:
             self._metrics_context(state, operation, tags, metadata, {"model": model, "tool": None})
             state.prompt = ex.prompt_text(messages, prompts)
@@ -417,7 +313,7 @@ class CallbackHandler(BaseCallbackHandler):
             if state.first_chunk_at is not None:
                 attrs[sc.RESPONSE_TIME_TO_FIRST_CHUNK] = state.first_chunk_at - state.started
                 attrs[sc.STREAMED_CHUNKS] = state.chunks
-            self._add_usage(state, attrs)
+            self.flow.add_usage(state, attrs)
 
         self._end(run_id, build, lambda: ex.response_text(response))
 
@@ -480,7 +376,7 @@ class CallbackHandler(BaseCallbackHandler):
         if call_id:
             attrs[sc.TOOL_CALL_ID] = to_text(call_id)
             attrs[sc.OI_TOOL_CALL_ID] = to_text(call_id)
-        self._number_attempt(parent, name, tags, attrs)
+        self.flow.number(parent, name, tags, attrs)
         if self.content.capture:
             args = inputs if inputs is not None else input_str
             self.content.put(attrs, sc.TOOL_CALL_ARGUMENTS, args)
@@ -503,7 +399,7 @@ class CallbackHandler(BaseCallbackHandler):
                 self.content.put(attrs, sc.TOOL_CALL_RESULT, control.command_summary(output))
                 oi.tool_output(attrs, self.content, control.command_summary(output))
                 if control.is_handoff(output):
-                    self._handoff(state, output)
+                    self.flow.handoff(state, output)
                 return
             failure = ex.tool_output(attrs, self.content, output)
             oi.tool_output(attrs, self.content, output)
@@ -524,7 +420,7 @@ class CallbackHandler(BaseCallbackHandler):
         source = str(metadata.get("ls_vector_store_provider") or name)
         parent = self._parent(parent_run_id)
         attrs: dict = {sc.OPERATION: sc.OP_RETRIEVAL, sc.DATA_SOURCE_ID: source, sc.OI_SPAN_KIND: "RETRIEVER"}
-        self._number_attempt(parent, name, tags, attrs)
+        self.flow.number(parent, name, tags, attrs)
         self.content.put(attrs, sc.RETRIEVAL_QUERY_TEXT, query)
         oi.retriever_input(attrs, self.content, query)
         self._start(run_id, parent, "retriever", name, f"{sc.OP_RETRIEVAL} {source}", SpanKind.CLIENT, attrs, tags, metadata,

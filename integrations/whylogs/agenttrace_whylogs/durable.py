@@ -79,10 +79,8 @@ def write_all(root: Path, files: list[tuple[Path, bytes]]) -> None:
         fsync_dir(directory)
 
 
-def write_atomic(directory: Path, name: str, data: bytes, sync_dir: bool = True) -> Path:
-    """Write ``data`` as ``directory/name``: readers see the whole file or none (a killed writer
-    leaves at most a hidden ``.*.tmp`` file behind)."""
-    final = directory / name
+def _synced_temp(directory: Path, name: str, data: bytes) -> Path:
+    """``data`` in a new hidden temp file beside ``directory/name``, on disk (fsync'd)."""
     tmp = directory / f".{name}.{uuid.uuid4().hex[:8]}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, 0o644)
     try:
@@ -90,6 +88,18 @@ def write_atomic(directory: Path, name: str, data: bytes, sync_dir: bool = True)
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def write_atomic(directory: Path, name: str, data: bytes, sync_dir: bool = True) -> Path:
+    """Write ``data`` as ``directory/name``: readers see the whole file or none (a killed writer
+    leaves at most a hidden ``.*.tmp`` file behind)."""
+    final = directory / name
+    tmp = _synced_temp(directory, name, data)
+    try:
         os.replace(tmp, final)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -101,13 +111,8 @@ def write_atomic(directory: Path, name: str, data: bytes, sync_dir: bool = True)
 
 def write_once(path: Path, data: bytes) -> None:
     """Create ``path`` holding ``data`` unless it exists (whole or not at all; never replaced)."""
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, 0o644)
+    tmp = _synced_temp(path.parent, path.name, data)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
         try:
             os.link(tmp, path)
         except FileExistsError:

@@ -1,0 +1,124 @@
+"""What happened between runs, recorded on their spans: retry attempts and fallback alternatives,
+routes (branches, conditional edges, ``Command``), multi-agent handoffs, interrupts that pause a
+run, and the roll-ups an agent span carries of the model calls beneath it.
+
+Every method gets the runs' :class:`~agenttrace.runs.RunState` objects and writes through
+:class:`~agenttrace.lifecycle.SpanLife`, so every value passes the content policy.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator, Optional
+
+from . import control
+from . import extract as ex
+from . import semconv as sc
+from .content import ContentPolicy
+from .lifecycle import SpanLife
+from .runs import RunState
+
+
+def agents_above(state: RunState) -> Iterator[RunState]:
+    """The agent and workflow runs a run is nested in, nearest first."""
+    node = state.parent
+    while node is not None:
+        if node.is_agent:
+            yield node
+        node = node.parent
+
+
+class Flow:
+    def __init__(self, life: SpanLife, content: ContentPolicy):
+        self.life = life
+        self.content = content
+
+    def number(self, parent: Optional[RunState], name: str, tags: Any, attrs: dict) -> None:
+        """Retry attempts (``with_retry`` tags attempts 2.. as ``retry:attempt:N``; the first attempt
+        is the wrapper's first child of the same name) and fallback alternatives (0 = the primary)."""
+        if parent is None:
+            return
+        parent.children += 1
+        if parent.fallbacks:
+            attrs[sc.FALLBACK_INDEX] = parent.children - 1
+            return
+        attempt = ex.tag_number(tags, "retry:attempt")
+        if (attempt is None and parent.children == 1 and parent.name == name and parent.run_type == "chain"
+                and parent.node is None and not parent.is_graph):
+            attempt = 1
+        if attempt is not None:
+            parent.retry_attempts = max(parent.retry_attempts, attempt)
+            attrs[sc.RETRY_ATTEMPT] = attempt
+
+    def route(self, router: RunState, source: str, target: Any, condition: Optional[int] = None) -> None:
+        """The router span says where control went; an event on the routed step repeats it."""
+        attrs = {sc.ROUTE_SOURCE: source, sc.ROUTE_TARGET: target}
+        if condition is not None:
+            attrs[sc.ROUTE_CONDITION] = condition
+        self.life.set(router.span, dict(attrs))
+        self.life.event((router.parent or router).span, sc.ROUTE_EVENT, attrs)
+
+    def handoff(self, at: RunState, command: Any) -> None:
+        """A multi-agent handoff: a route from the agent handing off to the one receiving control."""
+        agent = next(agents_above(at), at)
+        target = control.targets(getattr(command, "goto", None))
+        if target is None or agent.handed_off:
+            return
+        agent.handed_off = True
+        attrs = {sc.ROUTE_SOURCE: agent.agent_name or agent.name, sc.ROUTE_TARGET: target}
+        self.life.set(at.span, dict(attrs))
+        self.life.event(agent.span, sc.HANDOFF_EVENT, attrs)
+
+    def interrupted(self, state: RunState, error: BaseException, attrs: dict) -> None:
+        """A LangGraph interrupt: this run and every graph above it are paused, not failed."""
+        found = control.interrupts(error)
+        self._mark(state, found, attrs)
+        node = state.parent
+        while node is not None:
+            if node.is_graph and node.interrupts is None:
+                node.interrupts = found
+            node = node.parent
+
+    def _mark(self, state: RunState, found: list, attrs: dict) -> None:
+        attrs[sc.INTERRUPTED] = True
+        ids = [i for i, _ in found if i]
+        event: dict = {}
+        if ids:
+            attrs[sc.INTERRUPT_ID] = event[sc.INTERRUPT_ID] = ids[0] if len(ids) == 1 else ids
+        if self.content.capture and found:
+            self.content.put(event, sc.INTERRUPT_VALUE, [v for _, v in found] if len(found) > 1 else found[0][1])
+        self.life.event(state.span, sc.INTERRUPT_EVENT, event)
+
+    def rollup(self, state: RunState, attrs: dict) -> None:
+        """An agent ends: paused by an interrupt beneath it?, its summed usage, and its provider /
+        requested model when its calls used one."""
+        if state.interrupts is not None and sc.INTERRUPTED not in attrs:
+            self._mark(state, state.interrupts, attrs)
+        if not state.providers:
+            return
+        attrs[sc.USAGE_INPUT_TOKENS] = state.usage_in
+        attrs[sc.USAGE_OUTPUT_TOKENS] = state.usage_out
+        # Phoenix sums descendants' token counts itself: the agent's own OpenInference counts stay 0
+        attrs[sc.OI_TOKENS_PROMPT] = attrs[sc.OI_TOKENS_COMPLETION] = attrs[sc.OI_TOKENS_TOTAL] = 0
+        providers, models = sorted(state.providers), sorted(state.models or ())
+        if len(providers) == 1:
+            attrs[sc.PROVIDER] = providers[0]
+        else:
+            attrs[sc.AGENT_PROVIDERS] = providers
+        if len(models) == 1:
+            attrs[sc.REQUEST_MODEL] = models[0]
+        elif models:
+            attrs[sc.AGENT_REQUEST_MODELS] = models
+
+    @staticmethod
+    def add_model(state: RunState, model: Optional[str]) -> None:
+        """A model call starts: its provider and requested model count for every agent above it."""
+        for agent in agents_above(state):
+            agent.providers = (agent.providers or set()) | {state.provider}
+            if model:
+                agent.models = (agent.models or set()) | {model}
+
+    @staticmethod
+    def add_usage(state: RunState, attrs: dict) -> None:
+        for agent in agents_above(state):
+            agent.usage_in += int(attrs.get(sc.USAGE_INPUT_TOKENS, 0))
+            agent.usage_out += int(attrs.get(sc.USAGE_OUTPUT_TOKENS, 0))
