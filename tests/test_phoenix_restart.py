@@ -35,9 +35,10 @@ def _spans(n: int):
 
 
 @pytest.fixture
-def phoenix(tmp_path):
+def phoenix(tmp_path, monkeypatch):
     from agenttrace_phoenix import LocalPhoenix
 
+    monkeypatch.setenv("PHOENIX_MAX_SPANS_QUEUE_SIZE", str(SPANS * 10))  # accept the whole burst (no 503)
     server = LocalPhoenix(tmp_path, venv_dir=shared_venv())
     yield server, server.start(port=free_port(), grpc_port=free_port(), log=lambda line: None)
     server.stop(timeout=5)

@@ -43,6 +43,9 @@ DEFAULT_GRPC_PORT = 4317
 HOST = "127.0.0.1"
 DRAIN_SECONDS = 120.0  # how long a stopping Phoenix may take to write the spans it accepted
 DRAIN_ENV = "AGENTTRACE_PHOENIX_DRAIN_SECONDS"  # overrides it (read by phoenix_serve.py)
+# spans Phoenix accepts before answering 503 (its default is 20,000): what a stop must write, at
+# ~100-1,000 spans/s into SQLite; beyond it the exporter retries, then counts what it gives up on
+QUEUE_SIZE = 2000
 DIR_ENV = "AGENTTRACE_PHOENIX_DIR"
 VENV_ENV = "AGENTTRACE_PHOENIX_VENV"
 LAUNCHER = Path(__file__).with_name("phoenix_serve.py")
@@ -178,6 +181,7 @@ class LocalPhoenix:
         self.install(log)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ,
+                   PHOENIX_MAX_SPANS_QUEUE_SIZE=os.environ.get("PHOENIX_MAX_SPANS_QUEUE_SIZE") or str(QUEUE_SIZE),
                    PHOENIX_PORT=str(port),
                    PHOENIX_GRPC_PORT=str(grpc_port),
                    PHOENIX_HOST=host,
