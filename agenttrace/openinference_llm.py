@@ -31,6 +31,7 @@ SYSTEMS = {
     "mistralai": "mistralai", "google": "vertexai", "google_genai": "vertexai", "google_vertexai": "vertexai",
     "vertex": "vertexai", "vertexai": "vertexai",
 }
+_MESSAGES = {"generations": {"__all__": {"__all__": {"message"}}}}
 _ROLES = (("HumanMessage", "user"), ("AIMessage", "assistant"), ("SystemMessage", "system"),
           ("FunctionMessage", "function"), ("ToolMessage", "tool"))
 
@@ -295,10 +296,10 @@ def _usage_and_finish(attrs: dict, response: Any, first: Any) -> None:
 
 @isolated
 def _output_value(attrs: dict, policy: ContentPolicy, response: Any, first: Any) -> None:
-    out = response.model_dump()
+    out = response.model_dump(exclude=_MESSAGES)  # the messages as LangChain serialises them, not dumped twice
     for i, batch in enumerate(response.generations):
         for j, generation in enumerate(batch):
-            if "message" in out["generations"][i][j]:
+            if getattr(generation, "message", None) is not None:
                 out["generations"][i][j]["message"] = dumpd(generation.message)
     policy.put(attrs, sc.OI_OUTPUT_VALUE, dumps(out))
     if sc.OI_OUTPUT_VALUE in attrs:
