@@ -106,8 +106,8 @@ def shutdown_pipeline(t: Any, timeout: float) -> None:
         run_within(deadline, handler.metrics.shutdown, _left(deadline))
     processor = t.processor
     ticket = processor.begin_shutdown() if hasattr(processor, "begin_shutdown") else None
-    if t.profiler is not None:  # TrajectoryProcessor.shutdown() takes no timeout: bounded here
-        run_within(deadline, t.profiler.shutdown)
+    if t.profiler is not None:  # rows are synced to the journal first, then the store is closed in time
+        run_within(deadline, t.profiler.shutdown, int(_left(deadline) * 1000))
     if ticket is not None:
         processor.finish_shutdown(ticket, deadline)
     elif processor is not None:
