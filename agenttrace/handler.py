@@ -22,7 +22,7 @@ from langchain_core.runnables.config import var_child_runnable_config
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from . import control
+from . import control, errors
 from . import extract as ex
 from . import openinference as oi
 from . import openinference_llm as oi_llm
@@ -330,9 +330,7 @@ class CallbackHandler(BaseCallbackHandler):
         attrs: dict = {sc.RETRY_ATTEMPT: int(getattr(retry_state, "attempt_number", 0) or 0)}
         outcome = getattr(retry_state, "outcome", None)
         if outcome is not None and getattr(outcome, "failed", False):
-            from .errors import error_type
-
-            attrs[sc.ERROR_TYPE] = error_type(outcome.exception())
+            attrs[sc.ERROR_TYPE] = errors.error_type(outcome.exception())
         self.life.event(state.span, sc.RETRY_EVENT, attrs)
 
     # ------------------------------------------------------------------ metrics
