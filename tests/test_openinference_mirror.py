@@ -135,7 +135,7 @@ def test_mime_types_on_agent_chain_tool_and_retriever_spans(content_handler, spa
     assert (retriever[sc.OI_INPUT_VALUE], retriever[sc.OI_INPUT_MIME]) == ("returns ship", sc.TEXT_MIME)
 
 
-def test_retrieved_documents_with_id_content_metadata_and_score(content_handler, handler, spans):
+def test_retrieved_documents_with_id_content_metadata_and_score(content_handler, spans):
     agents.retriever([content_handler])
     a = spans().with_attr(sc.OI_SPAN_KIND, "RETRIEVER")[0].attributes
     d = "retrieval.documents"
