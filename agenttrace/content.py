@@ -84,7 +84,7 @@ def clean_str(text: str) -> str:
 
 #: Attributes whose values agenttrace itself chooses from a closed set: never user data, never redacted.
 STRUCTURAL = frozenset({
-    sc.OPERATION, sc.OI_SPAN_KIND, sc.PROVIDER, sc.OI_LLM_PROVIDER, sc.OI_INPUT_MIME, sc.OI_OUTPUT_MIME,
+    sc.OPERATION, sc.OI_SPAN_KIND, sc.PROVIDER, sc.OI_LLM_PROVIDER, sc.OI_LLM_SYSTEM, sc.OI_INPUT_MIME, sc.OI_OUTPUT_MIME,
     sc.TOOL_TYPE, sc.RUN_ID, sc.ERROR_TYPE, "exception.type",
 })
 
@@ -138,8 +138,14 @@ class ContentPolicy:
 
     def finalize(self, attrs: dict) -> dict:
         """Pass every string value (and every string in a list value) of ``attrs`` through :meth:`text`."""
+        if self.redact is None:  # the common case, on the agent's thread: only odd values need work
+            limit = self.max_length
+            keys = [k for k, v in attrs.items()
+                    if (type(v) is str and (len(v) > limit or not v.isascii())) or type(v) in (list, tuple)]
+        else:
+            keys = list(attrs)
         flags: dict = {}
-        for key in list(attrs):
+        for key in keys:
             value = attrs[key]
             if isinstance(value, str):
                 out = self.text(key, value, flags)
@@ -155,5 +161,7 @@ class ContentPolicy:
 
     def name(self, span_name: str, fallback: str) -> str:
         """A span name: redacted like any value (key ``span.name``); the operation alone if dropped."""
+        if self.redact is None and len(span_name) <= self.max_length and span_name.isascii():
+            return span_name
         out = self.text("span.name", span_name)
         return out if out is not None else fallback
