@@ -98,18 +98,22 @@ def stored_rows(root: Path) -> int:
     return rows(ProfileStore(root).read(now - timedelta(days=2), now + timedelta(days=1)))
 
 
+# the agent runs until it is killed, logging each run it completed (id, end time)
+RUN_FOREVER = """
+with open(log, "a", buffering=1) as f:
+    for i in range(10**9):
+        graph.invoke(ask(), config={"callbacks": [at.callback_handler], "configurable": {"thread_id": f"t{i}"}})
+        f.write(f"{i} {time.time()}\\n")
+"""
+
+
 def journal_files(root: Path) -> list[Path]:
     return sorted((root / "_journal").rglob("*.jsonl"))
 
 
 def test_kill_9_of_an_instrumented_agent_loses_only_the_last_second(tmp_path):
     store, log = tmp_path / "profiles", tmp_path / "runs.log"
-    proc = child(AGENT_LOOP + """
-with open(log, "a", buffering=1) as f:
-    for i in range(10**9):
-        graph.invoke(ask(), config={"callbacks": [at.callback_handler], "configurable": {"thread_id": f"t{i}"}})
-        f.write(f"{i} {time.time()}\\n")
-""", store, log, wait=False)
+    proc = child(AGENT_LOOP + RUN_FOREVER, store, log, wait=False)
     try:
         wait_for_runs(log, 20, proc)
         time.sleep(BOUND + 0.5)
@@ -249,11 +253,7 @@ def stop(signum, frame):
     sys.stderr.write(f"shutdown {time.monotonic() - began:.3f}\\n")
     os._exit(0)
 signal.signal(signal.SIGTERM, stop)
-with open(log, "a", buffering=1) as f:
-    for i in range(10**9):
-        graph.invoke(ask(), config={"callbacks": [at.callback_handler], "configurable": {"thread_id": f"t{i}"}})
-        f.write(f"{i} {time.time()}\\n")
-""", store, log, wait=False)
+""" + RUN_FOREVER, store, log, wait=False)
     try:
         wait_for_runs(log, 15, proc)
         proc.send_signal(signal.SIGTERM)
