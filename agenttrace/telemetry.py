@@ -96,7 +96,8 @@ def _metrics_engine(profiles: Any, scorer: Any, theme_json: Any, queue_size: int
     return MetricsEngine(profile_set, scorer, queue_size=int(queue_size))
 
 
-def _profiler(store: Any, segment_keys: Optional[Sequence[str]], window: Union[float, timedelta], problems: list):
+def _profiler(store: Any, segment_keys: Optional[Sequence[str]], window: Union[float, timedelta], sync_interval: float,
+              problems: list):
     """``profile_store=`` (a directory, or any sink with write/flush/close) → a TrajectoryProcessor.
     From ``AGENTTRACE_PROFILE_STORE`` a store that cannot be opened is a warning, not a crash."""
     from_env = store is None
@@ -106,7 +107,7 @@ def _profiler(store: Any, segment_keys: Optional[Sequence[str]], window: Union[f
     try:
         if from_env:  # a path that cannot be a directory: say so now, not at every write
             os.makedirs(store, exist_ok=True)
-        return _open_profiler(store, segment_keys, window)
+        return _open_profiler(store, segment_keys, window, sync_interval)
     except Exception as err:
         if not from_env:
             raise
@@ -115,7 +116,7 @@ def _profiler(store: Any, segment_keys: Optional[Sequence[str]], window: Union[f
         return None
 
 
-def _open_profiler(store: Any, segment_keys: Optional[Sequence[str]], window: Union[float, timedelta]):
+def _open_profiler(store: Any, segment_keys: Optional[Sequence[str]], window: Union[float, timedelta], sync_interval: float):
     from .profiling import TrajectoryProcessor
     from .trajectory import DEFAULT_SEGMENT_KEYS
 
@@ -127,8 +128,8 @@ def _open_profiler(store: Any, segment_keys: Optional[Sequence[str]], window: Un
             raise RuntimeError("agenttrace: profile_store= needs the whylogs integration: "
                                f"pip install -e integrations/whylogs (agenttrace-whylogs) [{err}]") from None
         window = window if isinstance(window, timedelta) else timedelta(seconds=float(window))
-        store = ProfileStore(store, window=window, segment_keys=keys)
-    return TrajectoryProcessor(store, segment_keys=keys)
+        store = ProfileStore(store, window=window, segment_keys=keys, sync_interval=sync_interval)
+    return TrajectoryProcessor(store, segment_keys=keys, sync_interval=sync_interval)
 
 
 def _resource(project: str, service_name: Optional[str]) -> Resource:
@@ -195,6 +196,7 @@ def configure(
     profile_store: Any = None,
     segment_keys: Optional[Sequence[str]] = None,
     profile_window: Union[float, timedelta] = 3600,
+    profile_sync_interval: float = 1.0,
 ) -> Telemetry:
     """Set up tracing for LangChain/LangGraph agents and return a :class:`Telemetry`.
 
@@ -238,10 +240,14 @@ def configure(
             default ``AGENTTRACE_PROFILE_STORE``.
         segment_keys: run metadata keys that segment trajectory profiles.
         profile_window: profile window, seconds or a timedelta (default one hour).
+        profile_sync_interval: seconds within which a finished run's profile row is on disk (default 1;
+            what a kill -9 can lose).
     """
     problems: list = []
     _check("exit_timeout", exit_timeout, isinstance(exit_timeout, (int, float)) and 0 <= exit_timeout < float("inf"))
     _check("max_queue_size", max_queue_size, isinstance(max_queue_size, int) and max_queue_size > 0)
+    _check("profile_sync_interval", profile_sync_interval,
+           isinstance(profile_sync_interval, (int, float)) and 0 < profile_sync_interval < float("inf"))
     project = project or os.environ.get("PHOENIX_PROJECT_NAME") or service_name or os.environ.get("OTEL_SERVICE_NAME") or "default"
 
     owns = False
@@ -271,7 +277,7 @@ def configure(
             processor = SimpleSpanProcessor(exporter)
         provider.add_span_processor(processor)
 
-    profiler = _profiler(profile_store, segment_keys, profile_window, problems)
+    profiler = _profiler(profile_store, segment_keys, profile_window, profile_sync_interval, problems)
     if profiler is not None:
         provider.add_span_processor(profiler)
     warn_once(problems)

@@ -347,3 +347,19 @@ def test_symlinks_out_of_the_store_are_not_written(tmp_path):
     assert not list(outside.iterdir())
     assert store.buffered_rows() == 200  # kept (and journaled): nothing is lost, nothing written outside
     assert not ProfileStore(root).read(START, END)  # the failed flush was never committed
+
+
+def test_configure_passes_the_sync_interval_to_the_worker_and_the_store(tmp_path):
+    at = agenttrace.configure(project="durability", span_exporter=InMemorySpanExporter(), batch=False, set_global=False,
+                              handle_sigterm=False, profile_store=tmp_path / "p", profile_sync_interval=0.25)
+    try:
+        assert at.profiler.sync_interval == 0.25 and at.profiler.sink._journal is not None
+        build_agent().invoke(ask(), config={"callbacks": [at.callback_handler]})
+        deadline = time.monotonic() + 5
+        while not journal_files(tmp_path / "p") and time.monotonic() < deadline:  # on disk without any flush
+            time.sleep(0.05)
+        assert journal_files(tmp_path / "p")
+    finally:
+        at.shutdown()
+    with pytest.raises(ValueError, match="profile_sync_interval"):
+        agenttrace.configure(project="x", span_exporter=InMemorySpanExporter(), set_global=False, profile_sync_interval=0)
