@@ -39,9 +39,9 @@ class SpanLife:
         self.clock = clock
         self.runs = runs
         self._internal_error = internal_error
-        # our span → (the application's context beneath it — what was current before the first
-        # agenttrace span of its stack was attached —, its own attach token). Weak: an entry lives
-        # exactly as long as something (an attached context) still holds the span.
+        # our span → the application's context beneath it (what was current before the first
+        # agenttrace span of its stack was attached). Weak, and the value never refers back to the
+        # span: an entry lives exactly as long as something (an attached context) holds the span.
         self._outer: "weakref.WeakKeyDictionary[Any, tuple]" = weakref.WeakKeyDictionary()
 
     def now(self) -> Optional[int]:
@@ -51,26 +51,21 @@ class SpanLife:
 
     def _app_context(self, ctx: Any) -> Any:
         """The context beneath every agenttrace span current in ``ctx``: the application's own."""
-        entry = self._outer.get(trace.get_current_span(ctx))
-        return entry[0] if entry is not None else ctx
+        app = self._outer.get(trace.get_current_span(ctx))
+        return app if app is not None else ctx
 
     def _root_context(self) -> Optional[Any]:
         """The OTel parent of a root run: the caller's context, minus any agenttrace run spans."""
-        for _ in range(64):  # detach our spans whose runs ended or expired but left their context here
-            current = trace.get_current_span()
-            entry = self._outer.get(current)
-            if entry is None or current.is_recording() or not self._reset(entry[1]):
-                break
         current = trace.get_current_span()
-        entry = self._outer.get(current)
-        if entry is None:
-            ctx = None  # the caller's own context: an application span, a remote parent, nothing
-        else:
-            ctx = entry[0]  # a run of ours is current (a paused stream, a stuck run): start beside it
-            current = trace.get_current_span(ctx)
+        app = self._outer.get(current)  # None: the caller's own context (an application span, nothing)
+        if app is not None:  # a run of ours is current (a paused stream, a stuck run): start beside it
+            if not current.is_recording():
+                # its run ended or expired but left its context here: restore the application's
+                otel_context.attach(app)
+            current = trace.get_current_span(app)
         if getattr(current, "end_time", None) is not None:
             return trace.set_span_in_context(trace.INVALID_SPAN)  # never parent under an ended span
-        return ctx
+        return app
 
     def start(self, run_id: Any, parent: Optional[RunState], run_type: str, name: str, span_name: str,
               kind: Any, attrs: dict, fallback_name: str) -> RunState:
@@ -85,7 +80,7 @@ class SpanLife:
             self.finish(displaced, {sc.INTERNAL_ERROR: "duplicate run id"})
         outer = otel_context.get_current()
         state.token = otel_context.attach(trace.set_span_in_context(span, outer))
-        self._outer[span] = (self._app_context(outer), state.token)
+        self._outer[span] = self._app_context(outer)
         return state
 
     # ------------------------------------------------------------------ attributes and events

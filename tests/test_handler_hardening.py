@@ -115,9 +115,24 @@ def test_memory_and_profiles_hold_with_abandoned_runs(provider, spans):
     assert len({r.context.trace_id for r in roots}) == 400
     assert len(handler.runs) <= 151 and handler.runs.expired >= 50
     handler.runs.sweep(float("inf"))
-    for _ in range(4):  # each root start detaches up to 64 ended runs' contexts
-        graph.invoke(ask(), config={"callbacks": [handler]})
+    graph.invoke(ask(), config={"callbacks": [handler]})  # restores the application's context
     assert trace.get_current_span() is trace.INVALID_SPAN
+
+
+def test_runs_abandoned_in_discarded_contexts_are_freed(provider, spans):
+    """A run abandoned inside a context nobody uses again (a cancelled task's copy): once it expires,
+    nothing of it is kept (its bookkeeping never holds the span it is keyed by)."""
+    import contextvars
+    import gc
+
+    handler = CallbackHandler(provider)
+    for _ in range(50):
+        contextvars.copy_context().run(handler.on_chain_start, {}, {}, run_id=uuid.uuid4(), name="abandoned")
+    assert len(handler.runs) == 50
+    handler.runs.sweep(float("inf"))
+    gc.collect()
+    assert len(handler.runs) == 0 and len(handler.life._outer) == 0
+    assert len(spans().with_attr(sc.RUN_EXPIRED, True)) == 50
 
 
 def test_concurrent_threads_with_stuck_runs_stay_separate(provider, spans):
