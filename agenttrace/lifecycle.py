@@ -7,7 +7,8 @@ That context must never outlive the run or capture unrelated runs:
 - a **root run** (no LangChain parent) never takes another agent run's span as its OTel parent.
   If an agenttrace span is current — a sync ``stream()`` left paused in this thread, a run whose
   end never came — the new run is parented where that run was started (the application's own
-  span, or nothing). A current span whose run already ended or expired is detached on the way;
+  span, or nothing). A current span whose run already ended or expired is replaced by the
+  application's context on the way;
 - ending a run always detaches its context and ends its span, even when building its attributes
   failed (``finish`` never raises half-way);
 - every attribute dict passes ``ContentPolicy.finalize`` (redaction, length cap, valid UTF-8).
