@@ -11,7 +11,7 @@ from typing import Any, Optional
 
 from langchain_core.embeddings import Embeddings
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import SpanKind
 
 from . import errors
 from . import semconv as sc
@@ -85,9 +85,7 @@ class TracedEmbeddings(Embeddings):
         """The error's type always; its message only with content capture (it may quote the input)."""
         try:
             span.set_attribute(sc.ERROR_TYPE, errors.error_type(error))
-            description, event = errors.describe(error, self._policy)
-            span.add_event("exception", self._policy.finalize(event))
-            span.set_status(Status(StatusCode.ERROR, self._policy.text("exception.message", description) or ""))
+            errors.record(span, error, self._policy)
         except Exception:  # noqa: BLE001 - tracing never replaces the caller's exception
             pass
 

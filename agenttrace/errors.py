@@ -10,7 +10,9 @@ exported string they pass the redaction hook (``ContentPolicy.finalize``).
 from __future__ import annotations
 
 import traceback
-from typing import Optional
+from typing import Any, Optional
+
+from opentelemetry.trace import Status, StatusCode
 
 from . import semconv as sc
 from .content import ContentPolicy
@@ -62,3 +64,10 @@ def describe(error: BaseException, policy: ContentPolicy) -> tuple[str, dict]:
     if stack:
         event[sc.EXCEPTION_STACKTRACE] = stack
     return description, event
+
+
+def record(span: Any, error: BaseException, policy: ContentPolicy, timestamp: Optional[int] = None) -> None:
+    """ERROR status and an ``exception`` event on ``span``, exporting what the content policy allows."""
+    description, event = describe(error, policy)
+    span.add_event("exception", policy.finalize(event), timestamp=timestamp)
+    span.set_status(Status(StatusCode.ERROR, policy.text("exception.message", description) or error_type(error)))

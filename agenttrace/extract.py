@@ -202,7 +202,7 @@ def _first(*values: Any) -> Any:
     return None
 
 
-def _is_count(value: Any) -> bool:
+def is_count(value: Any) -> bool:
     """A token count worth exporting: a finite, non-negative number (NaN / inf / bool are not)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
 
@@ -261,7 +261,7 @@ def llm_response(attrs: dict, policy: ContentPolicy, response: Any, provider_nam
             input_tokens = _first(legacy.get("prompt_tokens"), legacy.get("input_tokens"))
             output_tokens = _first(legacy.get("completion_tokens"), legacy.get("output_tokens"))
     for attr, value in ((sc.USAGE_INPUT_TOKENS, input_tokens), (sc.USAGE_OUTPUT_TOKENS, output_tokens)):
-        if _is_count(value):
+        if is_count(value):
             attrs[attr] = int(value)
     details_in = usage.get("input_token_details") or {}
     details_out = usage.get("output_token_details") or {}
@@ -270,7 +270,7 @@ def llm_response(attrs: dict, policy: ContentPolicy, response: Any, provider_nam
         (sc.USAGE_CACHE_CREATION_INPUT_TOKENS, details_in.get("cache_creation")),
         (sc.USAGE_REASONING_OUTPUT_TOKENS, details_out.get("reasoning")),
     ):
-        if _is_count(value):
+        if is_count(value):
             attrs[attr] = int(value)
 
     if policy.capture:

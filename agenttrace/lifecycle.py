@@ -22,7 +22,6 @@ from typing import Any, Callable, Optional
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import Status, StatusCode
 
 from . import errors
 from . import semconv as sc
@@ -93,13 +92,6 @@ class SpanLife:
     def event(self, span: Any, name: str, attrs: dict) -> None:
         span.add_event(name, self.content.finalize(attrs), timestamp=self.now())
 
-    def fail(self, span: Any, error: BaseException) -> None:
-        """ERROR status and an exception event, exporting what the content policy allows."""
-        description, event = errors.describe(error, self.content)
-        self.event(span, "exception", event)
-        text = self.content.text("exception.message", description)
-        span.set_status(Status(StatusCode.ERROR, text or errors.error_type(error)))
-
     # ------------------------------------------------------------------ end
 
     def _reset(self, token: Any) -> bool:
@@ -137,7 +129,7 @@ class SpanLife:
                     attrs[sc.HTTP_STATUS_CODE] = code
             self.set(span, attrs)
             if error is not None:
-                self.fail(span, error)
+                errors.record(span, error, self.content, self.now())
         except Exception:  # noqa: BLE001 - a bad attribute must not keep the span open
             self._internal_error("finish")
         finally:

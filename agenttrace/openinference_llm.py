@@ -13,7 +13,7 @@ from typing import Any, Mapping, Optional, Sequence
 from langchain_core.load import dumpd
 
 from . import semconv as sc
-from .extract import _is_count
+from .extract import is_count
 from .content import ContentPolicy, to_text
 from .openinference import dumps, isolated, plain_dumps
 
@@ -234,14 +234,14 @@ def token_counts(attrs: dict, usage: Mapping[str, Any]) -> None:
                        (sc.OI_TOKENS_COMPLETION, ("completion_tokens", "output_tokens", "candidates_token_count")),
                        (sc.OI_TOKENS_TOTAL, ("total_tokens", "total_token_count"))):
         value = _first_of(usage, keys)
-        if _is_count(value):
+        if is_count(value):
             attrs[attr] = value
     for attr, details, key in ((sc.OI_TOKENS_COMPLETION_AUDIO, "completion_tokens_details", "audio_tokens"),
                                (sc.OI_TOKENS_COMPLETION_REASONING, "completion_tokens_details", "reasoning_tokens"),
                                (sc.OI_TOKENS_PROMPT_AUDIO, "prompt_tokens_details", "audio_tokens"),
                                (sc.OI_TOKENS_PROMPT_CACHE_READ, "prompt_tokens_details", "cached_tokens")):
         value = _first_of(usage.get(details), (key,))  # OpenAI's raw usage
-        if _is_count(value):
+        if is_count(value):
             attrs[attr] = value
     if _is_int(inp, out, total):
         _lc_token_counts(attrs, usage, inp, out, total)
