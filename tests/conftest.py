@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import operator
+import subprocess
+import sys
 from typing import Annotated, Callable, Optional
 
 import pytest
@@ -22,6 +24,12 @@ from agenttrace import CallbackHandler
 from agenttrace.testing import ScriptedChatModel
 
 pytest_plugins = ("phoenix_fixtures",)
+
+
+def run_python(code: str, env: Optional[dict] = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter: process-global state (the OTel provider, signal
+    handlers, exit hooks) starts empty there."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, env=env)
 
 
 @pytest.fixture(autouse=True)

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import subprocess
-import sys
 
 import pytest
 from click.testing import CliRunner
@@ -15,7 +13,7 @@ from click.testing import CliRunner
 import agenttrace
 from agenttrace import otlp_config
 from agenttrace.cli import main as cli
-from conftest import ask, build_agent
+from conftest import ask, build_agent, run_python
 from otlp_receivers import HttpReceiver
 
 OTEL_VARS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "PHOENIX_COLLECTOR_ENDPOINT",
@@ -102,7 +100,7 @@ def test_the_application_starts_with_a_bad_protocol_in_its_environment():
     """The issue's crash, end to end: a fresh interpreter, the variable set, configure() at start-up."""
     code = "import agenttrace; t = agenttrace.configure(project='p'); print(t.protocol)"
     env = {**__import__("os").environ, "OTEL_EXPORTER_OTLP_PROTOCOL": "weird"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    out = run_python(code, env=env)
     assert out.returncode == 0 and out.stdout.strip() == "http/protobuf", out.stderr
     assert "OTEL_EXPORTER_OTLP_PROTOCOL='weird'" in out.stderr and "Traceback" not in out.stderr
 

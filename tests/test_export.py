@@ -13,7 +13,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 import agenttrace
 from agenttrace.cli import main as cli
 from agenttrace.export import resolve_endpoint, resolve_protocol
-from conftest import ask, build_agent
+from conftest import ask, build_agent, run_python
 from otlp_receivers import GrpcReceiver, HttpReceiver, closed_port_endpoint
 
 
@@ -94,9 +94,6 @@ def test_custom_span_exporter_and_existing_provider_are_used():
 
 def test_global_sdk_provider_is_reused_not_replaced():
     """Runs in a fresh interpreter: the global provider can be set only once per process."""
-    import subprocess
-    import sys
-
     code = (
         "from opentelemetry import trace\n"
         "from opentelemetry.sdk.trace import TracerProvider\n"
@@ -108,7 +105,7 @@ def test_global_sdk_provider_is_reused_not_replaced():
         "assert t2.processor is not None and t2.tracer_provider is app\n"
         "print('ok')\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    out = run_python(code)
     assert out.stdout.strip() == "ok", out.stderr
 
 

@@ -3,7 +3,6 @@ the exporter gives up on is counted (real OTLP receivers on loopback, real subpr
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import sys
@@ -16,7 +15,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import agenttrace
-from conftest import ask, build_agent
+from conftest import ask, build_agent, run_python
 from otlp_receivers import GrpcReceiver, HangingReceiver, HttpReceiver, closed_port_endpoint
 
 TESTS = str(Path(__file__).resolve().parent)
@@ -236,7 +235,7 @@ def test_sigterm_handler_is_opt_out_and_never_installed_from_another_thread():
         "assert callable(signal.getsignal(signal.SIGTERM)), 'not installed'\n"
         "print('ok')\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    out = run_python(code)
     assert out.stdout.strip() == "ok", out.stderr
 
 
