@@ -4,13 +4,44 @@ from __future__ import annotations
 
 import click
 
+from . import plugins
 from ._version import __version__
 from .cli_demo import demo
-from .cli_drift import drift
-from .cli_phoenix import phoenix
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class PluginGroup(click.Group):
+    """The core's commands plus those the installed integrations plug in (``agenttrace.commands``
+    entry points): ``agenttrace --help`` lists what is installed, and a command whose integration
+    is missing says what to install."""
+
+    def _plugins(self) -> dict:
+        return plugins.available(plugins.COMMANDS)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self._plugins()})
+
+    def get_command(self, ctx: click.Context, cmd_name: str):
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            return command
+        ep = self._plugins().get(cmd_name)
+        if ep is None:
+            provider = plugins.PROVIDERS.get((plugins.COMMANDS, cmd_name))
+            if provider:
+                raise click.UsageError(f"`agenttrace {cmd_name}` comes with {provider}")
+            return None
+        try:
+            command = ep.load()
+        except Exception as err:  # a broken integration must not take the other commands down
+            click.echo(f"warning: the `{cmd_name}` command ({ep.value}) cannot be loaded: {err!r}", err=True)
+            return None
+        if not isinstance(command, click.Command):
+            click.echo(f"warning: {ep.value} is not a click command; `{cmd_name}` is skipped", err=True)
+            return None
+        return command
+
+
+@click.group(cls=PluginGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", "-V", prog_name="agenttrace")
 def main() -> None:
     """agenttrace: trace, score and watch LangChain/LangGraph agents with OpenTelemetry.
@@ -54,9 +85,7 @@ def config(ctx: click.Context, endpoint: str | None, protocol: str | None) -> No
     click.echo(f"capture content:  {capture_from_env()}  ({CAPTURE_ENV})")
 
 
-main.add_command(phoenix)
 main.add_command(demo)
-main.add_command(drift)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -86,13 +86,14 @@ def _metrics_engine(profiles: Any, scorer: Any, theme_json: Any, queue_size: int
     custom = list(json.loads(theme_json) if isinstance(theme_json, str) else (theme_json or {}))
     profile_set = load(profiles, known_metrics=["jailbreak_similarity"] + [f"{g}_similarity" for g in custom])
     if scorer is None and profile_set.heavy_metrics:
+        from . import plugins
+
         try:
-            from agenttrace_langkit import LangKitScorer
-        except ImportError:
-            raise RuntimeError(
-                f"agenttrace: the profiles ask for {', '.join(sorted(profile_set.heavy_metrics))}, which need the "
-                "LangKit integration: pip install torch==2.13.0 && pip install -e integrations/langkit") from None
-        scorer = LangKitScorer(model=embedding_model, theme_json=theme_json)
+            make_scorer = plugins.load(plugins.SCORERS, "langkit")
+        except plugins.PluginMissing as err:
+            raise RuntimeError(f"agenttrace: the profiles ask for {', '.join(sorted(profile_set.heavy_metrics))}, "
+                               f"which need a scorer: {err}") from None
+        scorer = make_scorer(model=embedding_model, theme_json=theme_json)
     return MetricsEngine(profile_set, scorer, queue_size=int(queue_size))
 
 
@@ -122,11 +123,12 @@ def _open_profiler(store: Any, segment_keys: Optional[Sequence[str]], window: Un
 
     keys = tuple(segment_keys or DEFAULT_SEGMENT_KEYS)
     if isinstance(store, (str, os.PathLike)):
+        from . import plugins
+
         try:
-            from agenttrace_whylogs import ProfileStore
-        except ImportError as err:
-            raise RuntimeError("agenttrace: profile_store= needs the whylogs integration: "
-                               f"pip install -e integrations/whylogs (agenttrace-whylogs) [{err}]") from None
+            ProfileStore = plugins.load(plugins.PROFILE_STORES, "whylogs")
+        except (plugins.PluginMissing, ImportError) as err:
+            raise RuntimeError(f"agenttrace: profile_store= needs a profile store: {err}") from None
         window = window if isinstance(window, timedelta) else timedelta(seconds=float(window))
         store = ProfileStore(store, window=window, segment_keys=keys, sync_interval=sync_interval)
     return TrajectoryProcessor(store, segment_keys=keys, sync_interval=sync_interval)

@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from agenttrace.cli import main
-from agenttrace.cli_drift import drift
+from agenttrace_whylogs.cli import drift
 from agenttrace_whylogs import ProfileStore
 from drift_traffic import SEGMENT_KEYS, generate, utc
 from phoenix_fixtures import free_port

@@ -13,7 +13,17 @@ import logging
 # whylogs logs a warning per histogram of a near-constant column (float32 bin edges); it is noise here
 logging.getLogger("whylogs.viz.utils.quantile_stats").setLevel(logging.ERROR)
 
-from .rules import DriftConfig, DriftError, DriftResult, Finding, detect
-from .store import OVERALL, ProfileStore
-
 __all__ = ["DriftConfig", "DriftError", "DriftResult", "Finding", "OVERALL", "ProfileStore", "detect"]
+
+_HOME = {"DriftConfig": "rules", "DriftError": "rules", "DriftResult": "rules", "Finding": "rules", "detect": "rules",
+         "OVERALL": "store", "ProfileStore": "store"}
+
+
+def __getattr__(name: str):
+    # whylogs takes seconds to import: loaded on first use, so `agenttrace --help` (which loads the
+    # `drift` command from this package) stays quick
+    if name in _HOME:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -2,12 +2,15 @@
 
 Reads the whylogs profile store (written by ``agenttrace.configure(profile_store=...)``) or, when
 there is none, profiles a Phoenix project's spans; runs the drift rules
-(``agenttrace_whylogs.rules``); prints a ranked table; writes JSON and HTML reports; annotates the
+(``rules``); prints a ranked table; writes JSON and HTML reports; annotates the
 affected traces in Phoenix; and exits 1 when an alert fires (for cron and CI).
 
 Exit status: 0 no finding at or above ``--fail-on``; 1 one (or more) did; 2 bad input (a missing
 or empty store, a window without data, an unknown segment key, Phoenix unreachable) — reported on
 one line starting with ``error:``.
+
+Plugged into the ``agenttrace`` command through the ``agenttrace.commands`` entry-point group; the
+Phoenix parts need the Phoenix integration (``agenttrace_phoenix``), imported only when used.
 """
 
 from __future__ import annotations
@@ -84,7 +87,7 @@ def parse_time(text: str, option: str) -> datetime:
     except ValueError:
         raise BadInput(f"{option}: {text!r} is not an ISO date or date-time (e.g. 2026-11-01 or "
                        "2026-11-01T12:00)") from None
-    earliest, latest = _integrations()[0].EARLIEST, _integrations()[0].LATEST
+    from .store import EARLIEST as earliest, LATEST as latest
     try:
         value = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
     except OverflowError:  # an offset that moves it out of datetime's range
@@ -129,31 +132,24 @@ def phoenix_url(option: Optional[str]) -> str:
 # --- the steps --------------------------------------------------------------------------------
 
 
-def _integrations() -> tuple[Any, Any, Any]:
-    try:
-        from agenttrace_whylogs import report, rules, store
-    except ModuleNotFoundError as err:
-        if not (err.name or "").startswith("agenttrace_whylogs"):
-            raise BadInput(f"drift detection needs whylogs: pip install -e integrations/whylogs ({err})") from None
-        raise BadInput("drift detection needs the whylogs integration: pip install -e integrations/whylogs") from None
-    return store, rules, report
-
 
 def _has_profiles(path: Path) -> bool:
-    store_mod, _, _ = _integrations()
-    return path.is_dir() and store_mod.ProfileStore(path).time_range() is not None
+    from .store import ProfileStore
+
+    return path.is_dir() and ProfileStore(path).time_range() is not None
 
 
 def open_store(path: Path) -> Any:
     """The profile store at ``path``; bad input if it is missing or holds no profiles."""
-    store_mod, _, _ = _integrations()
     if not path.exists():
         raise BadInput(f"no profile store at {path}: profile your agents with "
                        f"agenttrace.configure(profile_store={str(path)!r}), point --store (or {STORE_ENV}) at "
                        "an existing store, or pass --phoenix-project NAME to profile a Phoenix project's spans")
     if not path.is_dir():
         raise BadInput(f"--store {path} is a file, not a profile store directory")
-    store = store_mod.ProfileStore(path)
+    from .store import ProfileStore
+
+    store = ProfileStore(path)
     if store.time_range() is None:
         problems = f" ({len(store.problems)} unreadable file(s): {store.problems[0]})" if store.problems else ""
         raise BadInput(f"the profile store {path} holds no profiles{problems}: run your agents with "
@@ -173,7 +169,7 @@ def store_from_phoenix(phoenix: Any, project: str, url: str, root: Path, segment
                        progress: bool, window: timedelta = timedelta(hours=1)) -> Any:
     from agenttrace_phoenix import PhoenixError
 
-    from agenttrace_whylogs.from_phoenix import build_store_from_phoenix
+    from .from_phoenix import build_store_from_phoenix
 
     try:
         store = build_store_from_phoenix(phoenix, project, root, window=window, segment_keys=segment_keys,
@@ -314,7 +310,7 @@ def run(*, store_path: Path, phoenix_project: Optional[str], phoenix_url_option:
     if annotate and not phoenix_project:
         raise BadInput("--annotate needs --phoenix-project NAME (the project whose traces get the annotations)")
     annotate = bool(phoenix_project) if annotate is None else annotate
-    _, rules, report = _integrations()
+    from . import report, rules  # whylogs, matplotlib: imported when the command runs, not for --help
 
     phoenix = url = None
     if phoenix_project:

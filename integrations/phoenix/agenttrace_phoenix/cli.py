@@ -1,32 +1,23 @@
-"""``agenttrace phoenix start|stop|status|url``: a local Arize Phoenix, run from its own venv."""
+"""``agenttrace phoenix start|stop|status|url``: a local Arize Phoenix, run from its own venv.
+
+Plugged into the ``agenttrace`` command through the ``agenttrace.commands`` entry-point group."""
 
 from __future__ import annotations
 
 import ipaddress
 import os
 from pathlib import Path
-from types import ModuleType
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
 import click
 
-if TYPE_CHECKING:
-    from agenttrace_phoenix import ServerInfo
+from . import server as px
+from .server import ServerInfo
 
 _dir_option = click.option("--dir", "base_dir", type=click.Path(file_okay=False, path_type=Path),
                            help="Where venv, data, state and log live (default ./.agenttrace/phoenix, "
                                 "env AGENTTRACE_PHOENIX_DIR).")
 
-
-def _integration() -> ModuleType:
-    try:
-        import agenttrace_phoenix
-    except ModuleNotFoundError as err:
-        if err.name != "agenttrace_phoenix":
-            raise
-        raise click.ClickException("the Phoenix integration is not installed: "
-                                   "pip install -e integrations/phoenix") from None
-    return agenttrace_phoenix
 
 
 @click.group()
@@ -48,7 +39,6 @@ def phoenix() -> None:
 def start(port: Optional[int], grpc_port: Optional[int], base_dir: Optional[Path], phoenix_version: Optional[str],
           timeout: float, local: bool, host: str) -> None:
     """Install (first time, ~1 min) and start Phoenix in the background."""
-    px = _integration()
     if not _loopback(host) and os.environ.get("PHOENIX_ENABLE_AUTH", "").strip().lower() != "true":
         click.echo(f"warning: --host {host} exposes Phoenix's receivers to the network without authentication "
                    "(set PHOENIX_ENABLE_AUTH=true and PHOENIX_SECRET; see docs/phoenix.md)", err=True)
@@ -78,7 +68,6 @@ def start(port: Optional[int], grpc_port: Optional[int], base_dir: Optional[Path
 def stop(base_dir: Optional[Path], timeout: Optional[float]) -> None:
     """Stop the local Phoenix (its data is kept). Phoenix first writes the spans it has
     accepted but not stored yet."""
-    px = _integration()
     server = px.LocalPhoenix(base_dir)
     try:
         stopped = server.stop(timeout=timeout, log=lambda line: click.echo(line, err=True))
@@ -98,7 +87,7 @@ def stop(base_dir: Optional[Path], timeout: Optional[float]) -> None:
 @_dir_option
 def status(base_dir: Optional[Path]) -> None:
     """Show the local Phoenix; exit status 1 if none is running."""
-    info = _integration().find_running(base_dir)
+    info = px.find_running(base_dir)
     if info is None:
         click.echo("no local Phoenix is running")
         click.get_current_context().exit(1)
@@ -110,7 +99,7 @@ def status(base_dir: Optional[Path]) -> None:
 @_dir_option
 def url(base_dir: Optional[Path]) -> None:
     """Print just the UI URL of the running local Phoenix (exit status 1 if none)."""
-    info = _integration().find_running(base_dir)
+    info = px.find_running(base_dir)
     if info is None:
         raise click.ClickException("no local Phoenix is running (agenttrace phoenix start)")
     click.echo(info.url)
@@ -123,7 +112,7 @@ def _loopback(host: str) -> bool:
         return False  # start() refuses it with a clear message
 
 
-def _describe(info: "ServerInfo") -> None:
+def _describe(info: ServerInfo) -> None:
     click.echo(f"  UI:          {info.url}")
     click.echo(f"  OTLP HTTP:   {info.otlp_http_endpoint}")
     click.echo(f"  OTLP gRPC:   {info.otlp_grpc_endpoint}")

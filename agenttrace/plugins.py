@@ -1,0 +1,43 @@
+"""Integrations plug into the core through entry points; the core never imports them by name.
+
+Groups (declared in each integration's ``pyproject.toml``):
+
+- ``agenttrace.commands``: click commands added to the ``agenttrace`` CLI (``drift``, ``phoenix``, ...);
+- ``agenttrace.scorers``: metric scorers for the heavy metrics of a profile (``langkit``);
+- ``agenttrace.profile_stores``: stores for trajectory profiles given as a directory (``whylogs``).
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
+
+COMMANDS = "agenttrace.commands"
+SCORERS = "agenttrace.scorers"
+PROFILE_STORES = "agenttrace.profile_stores"
+
+# What to install when a plug-in is missing: (group, name) → the integration that provides it
+PROVIDERS = {
+    (COMMANDS, "drift"): "the whylogs integration: pip install -e integrations/whylogs",
+    (COMMANDS, "phoenix"): "the Phoenix integration: pip install -e integrations/phoenix",
+    (SCORERS, "langkit"): "the LangKit integration: pip install torch==2.13.0 && pip install -e integrations/langkit",
+    (PROFILE_STORES, "whylogs"): "the whylogs integration: pip install -e integrations/whylogs (agenttrace-whylogs)",
+}
+
+
+class PluginMissing(LookupError):
+    """No installed integration provides this plug-in; the message says what to install."""
+
+
+def available(group: str) -> dict[str, EntryPoint]:
+    """The installed plug-ins of ``group`` by name (not loaded)."""
+    return {ep.name: ep for ep in entry_points(group=group)}
+
+
+def load(group: str, name: str) -> Any:
+    """The object the plug-in ``name`` of ``group`` points at; :class:`PluginMissing` if none is installed."""
+    ep = available(group).get(name)
+    if ep is None:
+        provider = PROVIDERS.get((group, name))
+        raise PluginMissing(f"{name!r} ({group}) is not installed" + (f": it comes with {provider}" if provider else ""))
+    return ep.load()
