@@ -13,7 +13,7 @@ from agenttrace import CallbackHandler  # noqa: E402
 from agenttrace import semconv as sc  # noqa: E402
 from agenttrace.metrics import MetricsEngine, load  # noqa: E402
 from agenttrace_langkit import LangKitScorer, default_model  # noqa: E402
-from conftest import ask, build_agent  # noqa: E402
+from conftest import ask, build_agent, run_python  # noqa: E402
 from corpus import pairs  # noqa: E402
 
 HEDGING = json.dumps({"hedging": ["You may want to check", "It might be worth verifying", "I'm not entirely sure"]})
@@ -156,3 +156,14 @@ def test_configure_with_profile_file(tmp_path):
     chats = [s for s in exporter.get_finished_spans() if s.name == "chat gpt-4o"]
     assert len(chats) == 3 and all("agenttrace.metric.refusal_similarity" in c.attributes for c in chats)
     t.shutdown()
+
+
+def test_loading_the_model_draws_nothing_on_the_applications_stderr():
+    done = run_python("from agenttrace_langkit import LangKitScorer\n"
+                      "from transformers.utils import logging\n"
+                      "scorer = LangKitScorer()\n"
+                      "print(scorer.score([('hi', 'Sorry, I cannot help with that.')], ['refusal_similarity'])[0]"
+                      "['refusal_similarity'] > 0.4, logging.is_progress_bar_enabled())\n", timeout=180)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "True"]  # scored, and the application's own bars are back on
+    assert "Loading weights" not in done.stderr and "it/s]" not in done.stderr, done.stderr

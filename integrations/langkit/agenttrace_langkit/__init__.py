@@ -15,6 +15,7 @@ import json
 import os
 import threading
 from collections import OrderedDict
+from contextlib import contextmanager
 from typing import Optional, Sequence
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -37,6 +38,23 @@ def _quiet_environment() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+@contextmanager
+def _no_progress_bars():
+    """transformers' progress bars off while the model loads, then as the application had them."""
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:  # pragma: no cover - sentence-transformers always brings transformers
+        yield
+        return
+    was_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_on:
+            hf_logging.enable_progress_bar()
+
+
 class LangKitScorer:
     """Scores (prompt, response) pairs; ``metrics`` lists what it can compute."""
 
@@ -57,7 +75,8 @@ class LangKitScorer:
                     raise ValueError(f"theme group {name!r} must be a list of strings (LangKit theme-JSON form)")
             groups.update(custom)
         self.groups = groups
-        self.model = _get_sentence_transformer(self.model_name, True)  # the SentenceTransformer LangKit would use
+        with _no_progress_bars():  # transformers draws a "Loading weights" bar on the agent's stderr otherwise
+            self.model = _get_sentence_transformer(self.model_name, True)  # the SentenceTransformer LangKit would use
         self.batch_size = batch_size
         self._cache: "OrderedDict[str, object]" = OrderedDict()
         self._cache_size = cache_size
