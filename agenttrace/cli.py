@@ -25,20 +25,28 @@ class PluginGroup(click.Group):
         if command is not None:
             return command
         ep = self._plugins().get(cmd_name)
+        provider = plugins.PROVIDERS.get((plugins.COMMANDS, cmd_name))
         if ep is None:
-            provider = plugins.PROVIDERS.get((plugins.COMMANDS, cmd_name))
-            if provider:
-                raise click.UsageError(f"`agenttrace {cmd_name}` comes with {provider}")
-            return None
+            return _unavailable(cmd_name, f"`agenttrace {cmd_name}` comes with {provider}") if provider else None
         try:
             command = ep.load()
         except Exception as err:  # a broken integration must not take the other commands down
-            click.echo(f"warning: the `{cmd_name}` command ({ep.value}) cannot be loaded: {err!r}", err=True)
-            return None
+            why = f"`agenttrace {cmd_name}` cannot be loaded from {ep.value} ({err!r})"
+            click.echo(f"warning: {why}", err=True)
+            return _unavailable(cmd_name, why + (f"; it comes with {provider}" if provider else ""))
         if not isinstance(command, click.Command):
-            click.echo(f"warning: {ep.value} is not a click command; `{cmd_name}` is skipped", err=True)
-            return None
+            return _unavailable(cmd_name, f"{ep.value} is not a click command")
         return command
+
+
+def _unavailable(name: str, why: str) -> click.Command:
+    """Stands in for a plug-in command that cannot run: listed as unavailable, running it says why (exit 2)."""
+
+    def explain() -> None:
+        raise click.UsageError(why)
+
+    return click.Command(name, callback=explain, help=f"(unavailable) {why}", add_help_option=False,
+                         context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 
 
 @click.group(cls=PluginGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import operator
+import os
+import tempfile
 import subprocess
 import sys
 from typing import Annotated, Callable, Optional
@@ -24,6 +26,9 @@ from agenttrace import CallbackHandler
 from agenttrace.testing import ScriptedChatModel
 
 pytest_plugins = ("phoenix_fixtures",)
+
+# local Phoenix servers the tests start note where they run under $XDG_STATE_HOME: not the user's home
+os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="agenttrace-tests-state-")
 
 
 def run_python(code: str, env: Optional[dict] = None, timeout: float = 60) -> subprocess.CompletedProcess:

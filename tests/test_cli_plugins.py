@@ -56,8 +56,11 @@ def test_a_broken_plugin_does_not_take_the_other_commands_down(tmp_path):
                   "raise ImportError('this integration needs a package that is not installed')\n")
     listing = _agenttrace(["--help"], tmp_path)
     assert listing.returncode == 0 and "drift" in listing.stdout
-    assert "warning: the `broken` command (broken_cmd:missing) cannot be loaded" in listing.stderr
+    assert "warning: `agenttrace broken` cannot be loaded from broken_cmd:missing" in listing.stderr
+    assert "(unavailable)" in listing.stdout
     assert _agenttrace(["config"], tmp_path).returncode == 0
+    ran = _agenttrace(["broken", "--some-option"], tmp_path)
+    assert ran.returncode == 2 and "this integration needs a package that is not installed" in ran.stderr
 
 
 def test_a_missing_integration_says_what_to_install(monkeypatch):

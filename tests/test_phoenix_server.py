@@ -170,6 +170,29 @@ def test_cli_start_port_in_use_is_one_line(tmp_path):
 
 def test_cli_without_the_integration_says_how_to_install(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "agenttrace_phoenix", None)  # as if not installed
+    monkeypatch.delitem(sys.modules, "agenttrace_phoenix.cli", raising=False)
     result = CliRunner().invoke(main, ["phoenix", "status", "--dir", str(tmp_path)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "pip install -e integrations/phoenix" in result.output and "Traceback" not in result.output
+
+
+def test_cli_finds_a_server_started_from_another_directory(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.delenv("AGENTTRACE_PHOENIX_DIR", raising=False)
+    server = LocalPhoenix(tmp_path / "project" / ".agenttrace" / "phoenix", venv_dir=shared_venv())
+    info = server.start(port=free_port(), grpc_port=free_port())
+    try:
+        elsewhere = tmp_path / "elsewhere"
+        elsewhere.mkdir()
+        monkeypatch.chdir(elsewhere)
+        runner = CliRunner()
+        status = runner.invoke(main, ["phoenix", "status"])
+        assert status.exit_code == 0 and f"(pid {info.pid}" in status.output and str(server.data_dir) in status.output
+        assert runner.invoke(main, ["phoenix", "url"]).output.strip() == info.url
+        assert find_running() == info
+        stop = runner.invoke(main, ["phoenix", "stop"])
+        assert stop.exit_code == 0 and "Phoenix stopped" in stop.output, stop.output
+        assert server.status() is None and not list((tmp_path / "state").rglob("*.json"))  # pointer removed
+        assert runner.invoke(main, ["phoenix", "status"]).exit_code == 1
+    finally:
+        server.stop(timeout=5)

@@ -1,10 +1,10 @@
 """Arize Phoenix for agenttrace: a local Phoenix server run from its own venv
 (:class:`LocalPhoenix`), and span read-back / annotation write-back (:class:`PhoenixStore`)."""
 
-from .server import DEFAULT_VERSION, LocalPhoenix, PhoenixError, ServerInfo, configured_endpoint, find_running
+from .server import DEFAULT_VERSION, LocalPhoenix, PhoenixError, ServerInfo, configured_endpoint, find_running, locate
 
 __all__ = ["DEFAULT_VERSION", "LocalPhoenix", "PhoenixError", "PhoenixStore", "ServerInfo", "configured_endpoint",
-           "find_running"]
+           "find_running", "locate"]
 
 
 def __getattr__(name: str):

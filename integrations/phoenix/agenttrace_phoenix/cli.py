@@ -16,7 +16,8 @@ from .server import ServerInfo
 
 _dir_option = click.option("--dir", "base_dir", type=click.Path(file_okay=False, path_type=Path),
                            help="Where venv, data, state and log live (default ./.agenttrace/phoenix, "
-                                "env AGENTTRACE_PHOENIX_DIR).")
+                                "env AGENTTRACE_PHOENIX_DIR; status, url and stop also find a server "
+                                "started from another directory).")
 
 
 
@@ -68,7 +69,7 @@ def start(port: Optional[int], grpc_port: Optional[int], base_dir: Optional[Path
 def stop(base_dir: Optional[Path], timeout: Optional[float]) -> None:
     """Stop the local Phoenix (its data is kept). Phoenix first writes the spans it has
     accepted but not stored yet."""
-    server = px.LocalPhoenix(base_dir)
+    server = px.locate(base_dir)  # without --dir: also a server started from another directory
     try:
         stopped = server.stop(timeout=timeout, log=lambda line: click.echo(line, err=True))
     except px.PhoenixError as err:

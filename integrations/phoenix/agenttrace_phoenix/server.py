@@ -37,6 +37,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Optional
 
+from . import registry
+
 DEFAULT_VERSION = "20.26.1"
 DEFAULT_PORT = 6006
 DEFAULT_GRPC_PORT = 4317
@@ -99,9 +101,25 @@ def configured_endpoint() -> Optional[tuple[str, str]]:
     return None
 
 
+def locate(base_dir: Optional[Path] = None) -> "LocalPhoenix":
+    """The local Phoenix of ``base_dir``. Without one (and without ``AGENTTRACE_PHOENIX_DIR``): the
+    default directory's, else the most recently started server still running from any directory
+    (:mod:`.registry`), else the default directory's (not running)."""
+    here = LocalPhoenix(base_dir)
+    if base_dir is not None or os.environ.get(DIR_ENV) or here.state_file.exists():
+        return here
+    for other in registry.remembered():
+        server = LocalPhoenix(other)
+        if server.status() is not None:
+            return server
+        if not server.state_file.exists():
+            registry.forget(other)
+    return here
+
+
 def find_running(base_dir: Optional[Path] = None) -> Optional[ServerInfo]:
-    """The local Phoenix running from ``base_dir`` (default as :class:`LocalPhoenix`), or None."""
-    return LocalPhoenix(base_dir).status()
+    """The running local Phoenix (see :func:`locate` for where it is looked for), or None."""
+    return locate(base_dir).status()
 
 
 class LocalPhoenix:
@@ -212,6 +230,7 @@ class LocalPhoenix:
                           datetime.now(timezone.utc).isoformat(timespec="seconds"), host)
         self.state_file.write_text(json.dumps({**asdict(info), "working_dir": str(self.data_dir),
                                                "log_file": str(self.log_file), "drain_seconds": drain}, indent=2) + "\n")
+        registry.remember(self.base_dir)
         return info
 
     def _fail_start(self, proc: subprocess.Popen, port: int, grpc_port: int, timeout: float) -> None:
@@ -236,6 +255,7 @@ class LocalPhoenix:
             return None
         if not _is_server(int(state["pid"])):
             self.state_file.unlink(missing_ok=True)
+            registry.forget(self.base_dir)
             return None
         if not _healthy(state["url"]):
             return None
@@ -272,6 +292,7 @@ class LocalPhoenix:
                 queued = [int(m.group(1)) for line in lines if (m := _QUEUED_AT_STOP.search(line))]
                 self.queued_at_stop = queued[-1] if queued else None
         self.state_file.unlink(missing_ok=True)
+        registry.forget(self.base_dir)
         return was_alive
 
     def _read_state(self) -> Optional[dict]:
