@@ -96,9 +96,11 @@ def demo(agents: str, scale: str, runs: tuple[str, ...], days: float, switch_at:
     """Run four offline marketing agents traced by agenttrace and send their spans to Phoenix.
 
     E-mail personalisation, an ad-copy batch (concurrent, rate-limited, retried), a support chatbot
-    with tools and a model router run on a simulated LLM provider. Midway the provider silently moves
-    its model aliases to a new release that refuses and hedges more often: the summary shows the
-    response-model versions and the refusals flagged before and after.
+    with tools and a model router run on a simulated LLM provider, spread over --days simulated days
+    (37) ending now. At --switch-at (5 days before the end) the provider silently moves its model
+    aliases to a new release that refuses and hedges more often: the summary shows the
+    response-model versions and the refusals flagged before and after, and `agenttrace drift`
+    finds the change in the trajectory profiles written to --profile-store.
     """
     try:
         from agenttrace_examples.marketing import DEFAULT_PROFILES, run_demo

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import json
+import math
 import os
 import socket
 import time
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence, Union
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
+from urllib.request import urlopen
 
 from langchain_core.language_models import BaseChatModel
 from opentelemetry.sdk.resources import Resource
@@ -67,6 +70,20 @@ def resolve_target(endpoint: Optional[str] = None, protocol: Optional[str] = Non
     if running is not None:
         return Target(running.otlp_grpc_endpoint if proto == "grpc" else running.otlp_http_endpoint, proto, running.url)
     return Target(resolved, proto, "http://localhost:6006")
+
+
+def project_page(ui_url: Optional[str], project: str, days: float) -> Optional[str]:
+    """The Phoenix page of ``project`` showing the whole simulated period (Phoenix opens on the
+    last 7 days; its ``timeRangeKey`` URL parameter takes any ``<N>d``), or None when Phoenix does
+    not answer with the project."""
+    if not ui_url:
+        return None
+    try:
+        with urlopen(f"{ui_url}/v1/projects/{quote(project, safe='')}", timeout=5) as response:
+            project_id = json.load(response)["data"]["id"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return f"{ui_url}/projects/{project_id}" + (f"?timeRangeKey={math.ceil(days) + 1}d" if days > 0 else "")
 
 
 def reachable(endpoint: str, timeout: float = 0.5) -> bool:
@@ -219,9 +236,11 @@ def run_demo(
                 if phase == 0 and switching:
                     update_alias()
     telemetry.shutdown()  # ends what is open, drains the metric queue, exports, stops the exporter
+    ui_url = target.ui_url if target else None
     return DemoSummary(
+        page=project_page(ui_url, project, days) if tally.spans else None,
         agents=[a.name for a in chosen], runs=outcome.runs, failed=outcome.failed, seconds=time.monotonic() - started,
-        project=project, destination=where, ui_url=target.ui_url if target else None, metrics=metrics,
+        project=project, destination=where, ui_url=ui_url, metrics=metrics,
         switched=switching, spans=tally.spans, dropped=telemetry.dropped_spans, traces=tally.traces,
         llm_calls=tally.llm_calls, rate_limited=tally.rate_limited, retries=tally.retries, exhausted=tally.exhausted,
         replies=dict(tally.replies), refusals=dict(tally.refusals),

@@ -89,6 +89,7 @@ class DemoSummary:
     switch_days_before_end: Optional[float] = None  # when the alias update happened, in simulated days before the end
     profile_store: Optional[str] = None             # where trajectory profiles were written
     trajectories: int = 0                           # rows profiled
+    page: Optional[str] = None                      # the project's Phoenix page over the whole period
 
     @property
     def spans_sent(self) -> int:
@@ -104,6 +105,9 @@ class DemoSummary:
             f"retries {self.retries}, retries exhausted {self.exhausted}",
             f"  metrics      {self.metrics}",
         ]
+        if self.ui_url and self.days > 7:  # Phoenix opens on its last 7 days
+            where = f"open {self.page}" if self.page else "set its time range to 'Last Month' or a custom range"
+            lines.append(f"  Phoenix      opens on the last 7 days; to see all {self.days:g} simulated days {where}")
         if self.days:
             update = (f", the alias update {self.switch_days_before_end:g} days before the end"
                       if self.switch_days_before_end is not None else "")
