@@ -25,6 +25,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from . import control, errors
 from . import extract as ex
 from . import openinference as oi
+from . import openinference_conversation as oi_turn
 from . import openinference_llm as oi_llm
 from . import semconv as sc
 from . import shapes
@@ -191,6 +192,8 @@ class CallbackHandler(BaseCallbackHandler):
             if isinstance(triggers, (list, tuple)):
                 attrs[sc.GRAPH_TRIGGERS] = [str(t) for t in triggers]
         oi.chain_input(attrs, self.content, inputs, serialized)
+        if parent is None and op is not None:
+            oi_turn.root_input(attrs, self.content, inputs)
         span_name = f"{op} {agent_name}" if op else name
         state = self._start(run_id, parent, "chain", name, span_name, SpanKind.INTERNAL, attrs, tags, metadata, op)
         state.is_agent = op is not None
@@ -208,6 +211,10 @@ class CallbackHandler(BaseCallbackHandler):
         def build(state: RunState, attrs: dict) -> None:
             oi.chain_output(attrs, self.content, outputs, kwargs.get("inputs"))
             parent = state.parent
+            if parent is None and state.is_agent:
+                if kwargs.get("inputs") is not None:
+                    oi_turn.root_input(attrs, self.content, kwargs["inputs"])
+                oi_turn.root_output(attrs, self.content, outputs, state.interrupts)
             if parent is not None and parent.node is not None and state.node is None and (state.seq_step or 0) >= 2:
                 targets = control.targets(outputs)  # a conditional edge's routing function
                 if targets is not None:
