@@ -115,12 +115,18 @@ class CallbackHandler(BaseCallbackHandler):
             pass
 
     def _parent(self, parent_run_id: Any) -> Optional[RunState]:
-        """The parent run. Some runnables (``with_fallbacks`` in langchain-core 1.x) start children
-        without ``parent_run_id`` although LangChain's own child context names the parent: use it."""
+        """The parent run. ``with_fallbacks`` (langchain-core 1.x) hands its alternatives the config
+        it was called with, not its child config: they start without ``parent_run_id`` (or, nested,
+        with the wrapper's own parent) although LangChain's child context names the wrapper: use it."""
+        config = var_child_runnable_config.get()
+        context_id = getattr(config.get("callbacks"), "parent_run_id", None) if isinstance(config, dict) else None
+        if context_id is None or context_id == parent_run_id:
+            return self.runs.get(parent_run_id)
         if parent_run_id is None:
-            config = var_child_runnable_config.get()
-            parent_run_id = getattr(config.get("callbacks"), "parent_run_id", None) if isinstance(config, dict) else None
-        return self.runs.get(parent_run_id)
+            return self.runs.get(context_id)
+        wrapper = self.runs.get(context_id)
+        parent = self.runs.get(parent_run_id)
+        return wrapper if wrapper is not None and wrapper.fallbacks and wrapper.parent is parent else parent
 
     def _expire(self, state: RunState) -> None:
         self.life.expire(state)
@@ -129,6 +135,7 @@ class CallbackHandler(BaseCallbackHandler):
                attrs: dict, tags: Any, metadata: Any, operation: Optional[str]) -> RunState:
         conversation = oi.labels(attrs, self.content, tags, metadata, parent.conversation_id if parent else None)
         attrs[sc.RUN_ID] = str(run_id)
+        span_name = self.flow.span_name(parent, span_name, attrs, operation)
         state = self.life.start(run_id, parent, run_type, name, span_name, kind, attrs, operation or run_type)
         state.conversation_id = conversation
         state.operation = operation
@@ -179,7 +186,7 @@ class CallbackHandler(BaseCallbackHandler):
             attrs[sc.OPERATION] = op
             attrs[sc.AGENT_NAME if shape.agent else sc.WORKFLOW_NAME] = agent_name
             attrs[sc.OI_SPAN_KIND] = "AGENT"  # Phoenix's agent views, for graphs and agents alike
-        elif parent is None:
+        elif parent is None and not (shape.retry or shape.fallbacks):  # a root wrapper is no workflow
             op = sc.OP_INVOKE_WORKFLOW
             attrs.update({sc.OPERATION: op, sc.WORKFLOW_NAME: name, sc.OI_SPAN_KIND: oi.chain_kind(kwargs)})
         else:
@@ -194,17 +201,19 @@ class CallbackHandler(BaseCallbackHandler):
         oi.chain_input(attrs, self.content, inputs, serialized)
         if parent is None and op is not None:
             oi_turn.root_input(attrs, self.content, inputs)
-        span_name = f"{op} {agent_name}" if op else name
+        wrapper = "retry" if shape.retry else "fallback" if shape.fallbacks else None
+        span_name = f"{op} {agent_name}" if op else f"{wrapper} {name}" if wrapper else name
         state = self._start(run_id, parent, "chain", name, span_name, SpanKind.INTERNAL, attrs, tags, metadata, op)
         state.is_agent = op is not None
         state.is_graph = shape.graph
         state.fallbacks = shape.fallbacks
+        state.wrapper = wrapper
         state.agent_name = agent_name if op is not None else None
         state.node = str(node) if node is not None else None
         state.seq_step = ex.tag_number(tags, "seq:step")
         branch = ex.branch_tag(tags)
         if branch is not None and parent is not None:
-            self.flow.route(parent, parent.name, branch, int(branch) if branch.isdigit() else None)
+            self.flow.route(parent, parent.name, branch, int(branch) if branch.isdigit() else None, decision=name)
 
     @_guard
     def on_chain_end(self, outputs, *, run_id, **kwargs):
@@ -218,12 +227,14 @@ class CallbackHandler(BaseCallbackHandler):
             if parent is not None and parent.node is not None and state.node is None and (state.seq_step or 0) >= 2:
                 targets = control.targets(outputs)  # a conditional edge's routing function
                 if targets is not None:
-                    self.flow.route(state, parent.node, targets)
+                    self.flow.route(state, parent.node, targets, decision=targets)
             if state.node is not None and control.is_command(outputs):
                 goto = getattr(outputs, "goto", None)
                 targets = control.targets(goto) if goto not in (None, (), []) else None
                 if targets is not None:
                     self.flow.route(state, state.node, targets)
+            if state.route is not None and self.content.capture:
+                attrs[sc.OI_OUTPUT_VALUE], attrs[sc.OI_OUTPUT_MIME] = state.route, sc.TEXT_MIME
 
         self._end(run_id, build)
 

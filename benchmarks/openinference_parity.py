@@ -72,6 +72,11 @@ def _tool_content(ours: Any, theirs: Any) -> bool:
     return False
 
 
+def _decision(ours: Any, span: Any) -> bool:
+    """A router's output is the decision it made (``→ tools``), the route recorded beside it."""
+    return isinstance(ours, str) and ours.startswith("→ ") and "agenttrace.route.target" in span.attributes
+
+
 def _turn(key: str) -> Callable[[Any, Any, Any, Any], bool]:
     """A root agent span shows the turn as text; the value OpenInference writes is kept under ``key``."""
     def check(ours: Any, theirs: Any, span: Any, their_span: Any) -> bool:
@@ -114,17 +119,20 @@ ALLOWED: dict[str, tuple[Callable[[Any, Any, Any, Any], bool], str]] = {
     "input.mime_type": (_turn_mime("input.value", "agenttrace.run.input"), _TURN_REASON),
     "output.value": (
         lambda ours, theirs, span, their_span: _handoff(ours, theirs) or _tool_content(ours, theirs)
-        or _turn("agenttrace.run.output")(ours, theirs, span, their_span),
+        or _turn("agenttrace.run.output")(ours, theirs, span, their_span) or _decision(ours, span),
         "a tool span's output is the tool's result as the model reads it (a ToolMessage's content; its "
         "call id and status are attributes of their own), and a handoff tool's output is the route it "
         "takes (goto, graph, updated keys); OpenInference writes the whole ToolMessage / Command as JSON, "
-        "a Command with the full message history. " + _TURN_REASON,
+        "a Command with the full message history. A router's output is its decision (→ tools), which "
+        "the trace shows where the routing function's bare return value would be. " + _TURN_REASON,
     ),
     "output.mime_type": (
         lambda ours, theirs, span, their_span: ours == "text/plain" and theirs == "application/json"
         and (_tool_content(span.attributes.get("output.value"), their_span.attributes.get("output.value"))
-             or _turn_mime("output.value", "agenttrace.run.output")(ours, theirs, span, their_span)),
-        "follows output.value: a tool result in plain text is text/plain; so is an agent turn's reply",
+             or _turn_mime("output.value", "agenttrace.run.output")(ours, theirs, span, their_span)
+             or _decision(span.attributes.get("output.value"), span)),
+        "follows output.value: a tool result in plain text is text/plain; so are an agent turn's reply and a "
+        "router's decision",
     ),
     "llm.model_name": (
         lambda ours, theirs, span, their_span: ours == span.attributes.get("gen_ai.response.model")
