@@ -74,6 +74,7 @@ class CallbackHandler(BaseCallbackHandler):
         capture_content: Optional[bool] = None,
         redact: Optional[Redactor] = None,
         max_content_length: Optional[int] = None,
+        content_format: Optional[str] = None,
         run_ttl: float = 3600.0,
         max_open_runs: int = 10_000,
         metrics: Optional[Any] = None,
@@ -81,7 +82,9 @@ class CallbackHandler(BaseCallbackHandler):
     ) -> None:
         super().__init__()
         tracer = trace.get_tracer("agenttrace", __version__, tracer_provider=tracer_provider)
-        self.content = ContentPolicy.resolve(capture_content, redact, max_content_length)
+        self.content = ContentPolicy.resolve(capture_content, redact, max_content_length, content_format)
+        # content with a place in both families goes to the one(s) content_format picks
+        self.genai, self.oi = self.content.family("genai"), self.content.family("openinference")
         self.runs = RunRegistry(run_ttl, max_open_runs, self._expire)
         # span timestamps (ns since the epoch); None = the SDK's clock. Replays and simulations pass their own.
         self.life = SpanLife(tracer, self.content, clock, self.runs, self._internal_error)
@@ -295,10 +298,10 @@ class CallbackHandler(BaseCallbackHandler):
         self.flow.number(parent, name, tags, attrs)
         if self.content.capture:
             if messages is not None:
-                ex.input_messages(attrs, self.content, messages)
+                ex.input_messages(attrs, self.genai, messages)
             elif prompts:
-                self.content.put(attrs, sc.INPUT_MESSAGES, [{"role": "user", "parts": [{"type": "text", "content": p}]} for p in prompts[:1]])
-            oi_llm.llm_input(attrs, self.content, messages, prompts)
+                self.genai.put(attrs, sc.INPUT_MESSAGES, [{"role": "user", "parts": [{"type": "text", "content": p}]} for p in prompts[:1]])
+            oi_llm.llm_input(attrs, self.oi, messages, prompts)
         span_name = f"{operation} {model}" if model else operation
         state = self._start(run_id, parent, "llm", name, span_name, SpanKind.CLIENT, attrs, tags, metadata, operation)
         state.provider = prov
@@ -326,8 +329,8 @@ class CallbackHandler(BaseCallbackHandler):
     @_guard
     def on_llm_end(self, response, *, run_id, **kwargs):
         def build(state: RunState, attrs: dict) -> None:
-            ex.llm_response(attrs, self.content, response, state.provider)
-            oi_llm.llm_output(attrs, self.content, response)
+            ex.llm_response(attrs, self.genai, response, state.provider)
+            oi_llm.llm_output(attrs, self.oi, response)
             if state.first_chunk_at is not None:
                 attrs[sc.RESPONSE_TIME_TO_FIRST_CHUNK] = state.first_chunk_at - state.started
                 attrs[sc.STREAMED_CHUNKS] = state.chunks
@@ -395,8 +398,8 @@ class CallbackHandler(BaseCallbackHandler):
         self.flow.number(parent, name, tags, attrs)
         if self.content.capture:
             args = inputs if inputs is not None else input_str
-            self.content.put(attrs, sc.TOOL_CALL_ARGUMENTS, args)
-            oi.tool_input(attrs, self.content, input_str, inputs)
+            self.genai.put(attrs, sc.TOOL_CALL_ARGUMENTS, args)
+            oi.tool_input(attrs, self.oi, input_str, inputs)
         state = self._start(run_id, parent, "tool", name, f"{sc.OP_EXECUTE_TOOL} {name}", SpanKind.INTERNAL, attrs, tags, metadata,
                             sc.OP_EXECUTE_TOOL)
         if self.metrics is not None:
@@ -412,13 +415,13 @@ class CallbackHandler(BaseCallbackHandler):
     def on_tool_end(self, output, *, run_id, **kwargs):
         def build(state: RunState, attrs: dict) -> None:
             if control.is_command(output):  # a tool that routes: a handoff, or a goto in its own graph
-                self.content.put(attrs, sc.TOOL_CALL_RESULT, control.command_summary(output))
-                oi.tool_output(attrs, self.content, control.command_summary(output))
+                self.genai.put(attrs, sc.TOOL_CALL_RESULT, control.command_summary(output))
+                oi.tool_output(attrs, self.oi, control.command_summary(output))
                 if control.is_handoff(output):
                     self.flow.handoff(state, output)
                 return
-            failure = ex.tool_output(attrs, self.content, output)
-            oi.tool_output(attrs, self.content, output)
+            failure = ex.tool_output(attrs, self.genai, output)
+            oi.tool_output(attrs, self.oi, output)
             if failure is not None:
                 attrs[sc.ERROR_TYPE] = failure
                 state.span.set_status(Status(StatusCode.ERROR, "tool returned an error message"))
@@ -437,16 +440,16 @@ class CallbackHandler(BaseCallbackHandler):
         parent = self._parent(parent_run_id)
         attrs: dict = {sc.OPERATION: sc.OP_RETRIEVAL, sc.DATA_SOURCE_ID: source, sc.OI_SPAN_KIND: "RETRIEVER"}
         self.flow.number(parent, name, tags, attrs)
-        self.content.put(attrs, sc.RETRIEVAL_QUERY_TEXT, query)
-        oi.retriever_input(attrs, self.content, query)
+        self.genai.put(attrs, sc.RETRIEVAL_QUERY_TEXT, query)
+        oi.retriever_input(attrs, self.oi, query)
         self._start(run_id, parent, "retriever", name, f"{sc.OP_RETRIEVAL} {source}", SpanKind.CLIENT, attrs, tags, metadata,
                     sc.OP_RETRIEVAL)
 
     @_guard
     def on_retriever_end(self, documents, *, run_id, **kwargs):
         def build(state: RunState, attrs: dict) -> None:
-            ex.documents(attrs, self.content, documents)
-            oi.retriever_output(attrs, self.content, documents)
+            ex.documents(attrs, self.genai, documents)
+            oi.retriever_output(attrs, self.oi, documents)
 
         self._end(run_id, build)
 

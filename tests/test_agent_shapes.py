@@ -79,7 +79,7 @@ def test_consumer_stopping_a_stream_is_a_cancellation_not_an_error(handler, span
     (shapes.swarm, "triage", "billing", "transfer_to_billing"),
 ])
 def test_multi_agent_handoff_is_a_route(build, source, target, tool, provider, spans):
-    handler = CallbackHandler(provider, capture_content=True)
+    handler = CallbackHandler(provider, capture_content=True, content_format="both")
     graph, inputs = build()
     graph.invoke(inputs, config={"callbacks": [handler], "configurable": {"thread_id": f"team-{source}"}})
     s = spans()
