@@ -189,7 +189,7 @@ class CallbackHandler(BaseCallbackHandler):
             attrs[sc.OPERATION] = op
             attrs[sc.AGENT_NAME if shape.agent else sc.WORKFLOW_NAME] = agent_name
             attrs[sc.OI_SPAN_KIND] = "AGENT"  # Phoenix's agent views, for graphs and agents alike
-        elif parent is None and not (shape.retry or shape.fallbacks):  # a root wrapper is no workflow
+        elif parent is None:  # a top-level run, wrappers too: samplers and drift segments key on it
             op = sc.OP_INVOKE_WORKFLOW
             attrs.update({sc.OPERATION: op, sc.WORKFLOW_NAME: name, sc.OI_SPAN_KIND: oi.chain_kind(kwargs)})
         else:
@@ -204,7 +204,7 @@ class CallbackHandler(BaseCallbackHandler):
         oi.chain_input(attrs, self.content, inputs, serialized)
         if parent is None and op is not None:
             oi_turn.root_input(attrs, self.content, inputs)
-        wrapper = "retry" if shape.retry else "fallback" if shape.fallbacks else None
+        wrapper = None if op else "retry" if shape.retry else "fallback" if shape.fallbacks else None
         span_name = f"{op} {agent_name}" if op else f"{wrapper} {name}" if wrapper else name
         state = self._start(run_id, parent, "chain", name, span_name, SpanKind.INTERNAL, attrs, tags, metadata, op)
         state.is_agent = op is not None

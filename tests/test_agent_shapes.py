@@ -199,7 +199,7 @@ def test_fallbacks_are_numbered_and_counted(handler, spans):
     chain, inputs = shapes.fallback_chain()
     assert chain.invoke(inputs, config={"callbacks": [handler]}).content == "Backup answer."
     s = spans()
-    wrapper = s.one("fallback chat gpt-4.1")  # named after the primary it falls back from
+    wrapper = s.one("invoke_workflow RunnableWithFallbacks")  # at the root: the workflow the application invoked
     primary, backup = s.one("chat gpt-4.1"), s.one("chat gpt-4o-mini")
     assert s.parent(primary) is wrapper and s.parent(backup) is wrapper
     assert primary.attributes[sc.FALLBACK_INDEX] == 0 and backup.attributes[sc.FALLBACK_INDEX] == 1

@@ -74,13 +74,14 @@ def test_retry_around_a_chat_model(handler, spans):
         return "Fresh copy"
 
     model = ScriptedChatModel(replies=[reply], model="gpt-4o-mini").with_retry(stop_after_attempt=3, wait_exponential_jitter=False)
-    assert model.invoke("write", config={"callbacks": [handler]}).content == "Fresh copy"
+    outer = RunnableLambda(lambda x: model.invoke(x).content, name="write_copy")
+    assert outer.invoke("write", config={"callbacks": [handler]}) == "Fresh copy"
     attempts = _attempts(spans())
     # GenAI conventions: a model call's span name is "{operation} {model}"; the attempt is an attribute
     assert [(a.name, a.attributes[sc.RETRY_ATTEMPT]) for a in attempts] == [("chat gpt-4o-mini", 1), ("chat gpt-4o-mini", 2)]
     wrapper = spans().parent(attempts[0])
     assert wrapper.attributes[sc.RETRY_COUNT] == 1
-    assert wrapper.name == "retry chat gpt-4o-mini" and sc.OPERATION not in wrapper.attributes  # at the root: no workflow
+    assert wrapper.name == "retry chat gpt-4o-mini" and sc.OPERATION not in wrapper.attributes
 
 
 def test_runnable_branch_records_condition_and_route(handler, spans):
@@ -204,7 +205,8 @@ def test_async_retries_are_named_too(handler, spans):
     import asyncio
 
     runnable = flaky(1).with_retry(stop_after_attempt=3, wait_exponential_jitter=False)
-    asyncio.run(runnable.ainvoke("a", config={"callbacks": [handler]}))
+    outer = RunnableLambda(lambda x: runnable.invoke(x), afunc=lambda x: runnable.ainvoke(x), name="write_copy")
+    asyncio.run(outer.ainvoke("a", config={"callbacks": [handler]}))
     s = spans()
     assert [a.name for a in _attempts(s)] == ["provider_call attempt 1", "provider_call attempt 2"]
     assert s.parent(_attempts(s)[0]).name == "retry provider_call"
@@ -214,11 +216,20 @@ def test_fallback_wrapper_says_it_falls_back(handler, spans):
     from agent_shapes import fallback_chain
 
     chain, inputs = fallback_chain()
-    chain.invoke(inputs, config={"callbacks": [handler]})
+    RunnableLambda(lambda x: chain.invoke(x), name="answer").invoke(inputs, config={"callbacks": [handler]})
     s = spans()
-    (wrapper,) = s.roots()
-    assert wrapper.name == "fallback chat gpt-4.1" and sc.OPERATION not in wrapper.attributes
+    wrapper = s.one("fallback chat gpt-4.1")
+    assert sc.OPERATION not in wrapper.attributes and wrapper.attributes[sc.FALLBACK_FAILED] == 1
     assert [c.name for c in s.children(wrapper)] == ["chat gpt-4.1", "chat gpt-4o-mini"]
+
+
+def test_a_wrapper_at_the_root_is_the_workflow_the_application_invoked(handler, spans):
+    """Every top-level run is an invoke_agent / invoke_workflow span (samplers and drift segments use it)."""
+    flaky(1).with_retry(stop_after_attempt=2, wait_exponential_jitter=False).invoke("x", config={"callbacks": [handler]})
+    s = spans()
+    (root,) = s.roots()
+    assert root.name == "invoke_workflow provider_call" and root.attributes[sc.RETRY_COUNT] == 1
+    assert [a.name for a in _attempts(s)] == ["provider_call attempt 1", "provider_call attempt 2"]
 
 
 def test_chain_fallbacks_are_numbered_in_the_name(handler, spans):
