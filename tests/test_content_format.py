@@ -79,3 +79,28 @@ def test_configure_passes_the_format_to_the_handler(exporter):
         assert telemetry.callback_handler.content.format == "genai"
     finally:
         telemetry.shutdown()
+
+
+@pytest.mark.phoenix
+@pytest.mark.parametrize("fmt", ["openinference", "genai"])
+def test_what_phoenix_keeps_of_each_format(phoenix_server, phoenix_store, fmt):
+    """Phoenix builds llm.input_messages from gen_ai.input.messages on ingestion, but no input.value:
+    the documented trade-off of the genai format (docs/phoenix.md)."""
+    import uuid
+
+    project = f"fmt-{fmt}-{uuid.uuid4().hex[:6]}"
+    at = configure(project=project, endpoint=phoenix_server.otlp_http_endpoint, protocol="http/protobuf",
+                   capture_content=True, content_format=fmt, set_global=False, handle_sigterm=False)
+    runnable, inputs = shapes.agent_executor()
+    runnable.invoke(inputs, {"callbacks": [at.callback_handler]})
+    assert at.flush(30)
+    at.shutdown()
+    stored = phoenix_store.wait_for_spans(project, 16, timeout=60)
+    llm = next(s for s in stored if s["span_kind"] == "LLM" and "llm.output_messages.0.message.content" in s["attributes"])
+    attrs = llm["attributes"]
+    assert attrs["llm.input_messages.0.message.role"] == "system"
+    assert attrs["llm.input_messages.1.message.content"] == shapes.QUESTION
+    if fmt == "genai":
+        assert "input.value" not in attrs and "gen_ai.input.messages" in attrs
+    else:
+        assert "gen_ai.input.messages" not in attrs and json.loads(attrs["input.value"])["messages"]
