@@ -2,13 +2,16 @@
 
 Prompt and response content is exported only when the user opts in (``capture_content=True`` or
 ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``). Every string that does leave passes the
-user's redaction hook first and is cut to ``max_length`` characters. Nothing here may raise: any
+user's redaction hook first and is cut to ``max_length`` characters. ``content_format`` picks the
+attribute family content is written in (``openinference``, ``genai`` or ``both``), so a model call's
+messages leave the process once, not three times. Nothing here may raise: any
 value, however strange (bytes that are not UTF-8, objects whose ``repr`` fails, cycles), becomes a
 string.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -16,10 +19,17 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from . import semconv as sc
+from .otlp_config import EnvProblem, warn_once
 
 logger = logging.getLogger("agenttrace")
 
 CAPTURE_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+CONTENT_FORMAT_ENV = "AGENTTRACE_CONTENT_FORMAT"
+#: ``openinference``: content in the attributes Phoenix renders (``llm.input_messages``, ``input.value``, ...);
+#: ``genai``: in the GenAI conventions' attributes (``gen_ai.input.messages``, ...) where they have one;
+#: ``both``: in both families (each model call's messages then leave three times).
+CONTENT_FORMATS = ("openinference", "genai", "both")
+DEFAULT_CONTENT_FORMAT = "openinference"  # configure()'s default backend is Phoenix: see docs/phoenix.md
 _TRUTHY = {"1", "true", "yes", "on", "span_only", "span_and_event", "event_only"}
 
 #: ``redact(attribute_name, text) -> text``: called on every content string before export.
@@ -28,6 +38,22 @@ Redactor = Callable[[str, str], str]
 
 def capture_from_env() -> bool:
     return os.environ.get(CAPTURE_ENV, "").strip().lower() in _TRUTHY
+
+
+def content_format(value: Optional[str]) -> str:
+    """``content_format=`` (strict: a bad value raises ValueError), else ``AGENTTRACE_CONTENT_FORMAT``
+    (lenient: a bad value is logged once and the default used), else ``openinference``."""
+    if value is not None:
+        if value not in CONTENT_FORMATS:
+            raise ValueError(f"agenttrace: content_format={value!r} is not valid (one of {', '.join(CONTENT_FORMATS)})")
+        return value
+    raw = os.environ.get(CONTENT_FORMAT_ENV, "").strip()
+    if raw.lower() in CONTENT_FORMATS:
+        return raw.lower()
+    if raw:
+        warn_once([EnvProblem(CONTENT_FORMAT_ENV, repr(raw), f"is not one of {', '.join(CONTENT_FORMATS)}",
+                              DEFAULT_CONTENT_FORMAT)])
+    return DEFAULT_CONTENT_FORMAT
 
 
 def _fallback(obj: Any) -> Any:
@@ -102,14 +128,23 @@ class ContentPolicy:
     capture: bool = False
     redact: Optional[Redactor] = None
     max_length: int = 32_000
+    format: str = DEFAULT_CONTENT_FORMAT
 
     @classmethod
-    def resolve(cls, capture: Optional[bool], redact: Optional[Redactor], max_length: Optional[int]) -> "ContentPolicy":
+    def resolve(cls, capture: Optional[bool], redact: Optional[Redactor], max_length: Optional[int],
+                fmt: Optional[str] = None) -> "ContentPolicy":
         return cls(
             capture=capture_from_env() if capture is None else bool(capture),
             redact=redact,
             max_length=max_length or cls.max_length,
+            format=content_format(fmt),
         )
+
+    def family(self, name: str) -> "ContentPolicy":
+        """The policy for one attribute family (``genai`` / ``openinference``): this one when the
+        content format includes it, else one that captures nothing. Content that only one family
+        can hold (a chain's input and output) is written with the policy itself."""
+        return self if self.format in (name, "both") else dataclasses.replace(self, capture=False)
 
     def put(self, attrs: dict, key: str, value: Any, *, as_json: bool = True) -> None:
         """Add a content attribute if capture is on (serialised; ``finalize`` redacts and cuts it)."""

@@ -322,7 +322,7 @@ def documents(attrs: dict, policy: ContentPolicy, docs: Iterable[Any]) -> None:
 # --- texts for metrics -------------------------------------------------------------------------
 
 
-def _plain(content: Any) -> str:
+def plain_text(content: Any) -> str:
     return "".join(p.get("content", "") for p in _parts(content) if p.get("type") == "text")
 
 
@@ -331,8 +331,8 @@ def prompt_text(messages: Optional[Sequence[Sequence[Any]]], prompts: Optional[S
     if messages:
         for message in reversed(list(messages[0])):
             if _role(message) == "user":
-                return _plain(getattr(message, "content", message))
-        return _plain(getattr(messages[0][-1], "content", "")) if messages[0] else ""
+                return plain_text(getattr(message, "content", message))
+        return plain_text(getattr(messages[0][-1], "content", "")) if messages[0] else ""
     return to_text(prompts[0]) if prompts else ""
 
 
@@ -341,4 +341,4 @@ def response_text(response: Any) -> str:
     if not generations:
         return ""
     message = getattr(generations[0], "message", None)
-    return _plain(message.content) if message is not None else to_text(getattr(generations[0], "text", ""))
+    return plain_text(message.content) if message is not None else to_text(getattr(generations[0], "text", ""))

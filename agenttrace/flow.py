@@ -45,12 +45,33 @@ class Flow:
         if (attempt is None and parent.children == 1 and parent.name == name and parent.run_type == "chain"
                 and parent.node is None and not parent.is_graph):
             attempt = 1
+        elif attempt is None and parent.children == 1 and parent.wrapper == "retry":
+            attempt = 1
         if attempt is not None:
             parent.retry_attempts = max(parent.retry_attempts, attempt)
             attrs[sc.RETRY_ATTEMPT] = attempt
 
-    def route(self, router: RunState, source: str, target: Any, condition: Optional[int] = None) -> None:
-        """The router span says where control went; an event on the routed step repeats it."""
+    def span_name(self, parent: Optional[RunState], span_name: str, attrs: dict, operation: Optional[str]) -> str:
+        """What the trace tree shows. A retry / fallback wrapper is named after its first child
+        (``retry chat gpt-4o-mini``); a chain attempt or fallback says which it is
+        (``provider_call attempt 2``, ``backup fallback 1``). GenAI spans keep the name the
+        conventions give them (``{operation} {model}``): their attempt is an attribute."""
+        if parent is not None and parent.wrapper is not None and parent.children == 1:
+            parent.span.update_name(self.content.name(f"{parent.wrapper} {span_name}", parent.wrapper))
+        if operation is None:
+            attempt, index = attrs.get(sc.RETRY_ATTEMPT), attrs.get(sc.FALLBACK_INDEX)
+            if attempt is not None:
+                return f"{span_name} attempt {attempt}"
+            if index:
+                return f"{span_name} fallback {index}"
+        return span_name
+
+    def route(self, router: RunState, source: str, target: Any, condition: Optional[int] = None,
+              decision: Any = None) -> None:
+        """The router span says where control went (its output, with content capture on, is the
+        ``decision``: ``→ polish``); an event on the routed step repeats it."""
+        if decision is not None:
+            router.route = "→ " + (", ".join(decision) if isinstance(decision, (list, tuple)) else str(decision))
         attrs = {sc.ROUTE_SOURCE: source, sc.ROUTE_TARGET: target}
         if condition is not None:
             attrs[sc.ROUTE_CONDITION] = condition

@@ -25,6 +25,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from . import control, errors
 from . import extract as ex
 from . import openinference as oi
+from . import openinference_conversation as oi_turn
 from . import openinference_llm as oi_llm
 from . import semconv as sc
 from . import shapes
@@ -73,6 +74,7 @@ class CallbackHandler(BaseCallbackHandler):
         capture_content: Optional[bool] = None,
         redact: Optional[Redactor] = None,
         max_content_length: Optional[int] = None,
+        content_format: Optional[str] = None,
         run_ttl: float = 3600.0,
         max_open_runs: int = 10_000,
         metrics: Optional[Any] = None,
@@ -80,7 +82,9 @@ class CallbackHandler(BaseCallbackHandler):
     ) -> None:
         super().__init__()
         tracer = trace.get_tracer("agenttrace", __version__, tracer_provider=tracer_provider)
-        self.content = ContentPolicy.resolve(capture_content, redact, max_content_length)
+        self.content = ContentPolicy.resolve(capture_content, redact, max_content_length, content_format)
+        # content with a place in both families goes to the one(s) content_format picks
+        self.genai, self.oi = self.content.family("genai"), self.content.family("openinference")
         self.runs = RunRegistry(run_ttl, max_open_runs, self._expire)
         # span timestamps (ns since the epoch); None = the SDK's clock. Replays and simulations pass their own.
         self.life = SpanLife(tracer, self.content, clock, self.runs, self._internal_error)
@@ -114,12 +118,18 @@ class CallbackHandler(BaseCallbackHandler):
             pass
 
     def _parent(self, parent_run_id: Any) -> Optional[RunState]:
-        """The parent run. Some runnables (``with_fallbacks`` in langchain-core 1.x) start children
-        without ``parent_run_id`` although LangChain's own child context names the parent: use it."""
+        """The parent run. ``with_fallbacks`` (langchain-core 1.x) hands its alternatives the config
+        it was called with, not its child config: they start without ``parent_run_id`` (or, nested,
+        with the wrapper's own parent) although LangChain's child context names the wrapper: use it."""
+        config = var_child_runnable_config.get()
+        context_id = getattr(config.get("callbacks"), "parent_run_id", None) if isinstance(config, dict) else None
+        if context_id is None or context_id == parent_run_id:
+            return self.runs.get(parent_run_id)
         if parent_run_id is None:
-            config = var_child_runnable_config.get()
-            parent_run_id = getattr(config.get("callbacks"), "parent_run_id", None) if isinstance(config, dict) else None
-        return self.runs.get(parent_run_id)
+            return self.runs.get(context_id)
+        wrapper = self.runs.get(context_id)
+        parent = self.runs.get(parent_run_id)
+        return wrapper if wrapper is not None and wrapper.fallbacks and wrapper.parent is parent else parent
 
     def _expire(self, state: RunState) -> None:
         self.life.expire(state)
@@ -128,6 +138,7 @@ class CallbackHandler(BaseCallbackHandler):
                attrs: dict, tags: Any, metadata: Any, operation: Optional[str]) -> RunState:
         conversation = oi.labels(attrs, self.content, tags, metadata, parent.conversation_id if parent else None)
         attrs[sc.RUN_ID] = str(run_id)
+        span_name = self.flow.span_name(parent, span_name, attrs, operation)
         state = self.life.start(run_id, parent, run_type, name, span_name, kind, attrs, operation or run_type)
         state.conversation_id = conversation
         state.operation = operation
@@ -178,7 +189,7 @@ class CallbackHandler(BaseCallbackHandler):
             attrs[sc.OPERATION] = op
             attrs[sc.AGENT_NAME if shape.agent else sc.WORKFLOW_NAME] = agent_name
             attrs[sc.OI_SPAN_KIND] = "AGENT"  # Phoenix's agent views, for graphs and agents alike
-        elif parent is None:
+        elif parent is None:  # a top-level run, wrappers too: samplers and drift segments key on it
             op = sc.OP_INVOKE_WORKFLOW
             attrs.update({sc.OPERATION: op, sc.WORKFLOW_NAME: name, sc.OI_SPAN_KIND: oi.chain_kind(kwargs)})
         else:
@@ -191,32 +202,42 @@ class CallbackHandler(BaseCallbackHandler):
             if isinstance(triggers, (list, tuple)):
                 attrs[sc.GRAPH_TRIGGERS] = [str(t) for t in triggers]
         oi.chain_input(attrs, self.content, inputs, serialized)
-        span_name = f"{op} {agent_name}" if op else name
+        if parent is None and op is not None:
+            oi_turn.root_input(attrs, self.content, inputs)
+        wrapper = None if op else "retry" if shape.retry else "fallback" if shape.fallbacks else None
+        span_name = f"{op} {agent_name}" if op else f"{wrapper} {name}" if wrapper else name
         state = self._start(run_id, parent, "chain", name, span_name, SpanKind.INTERNAL, attrs, tags, metadata, op)
         state.is_agent = op is not None
         state.is_graph = shape.graph
         state.fallbacks = shape.fallbacks
+        state.wrapper = wrapper
         state.agent_name = agent_name if op is not None else None
         state.node = str(node) if node is not None else None
         state.seq_step = ex.tag_number(tags, "seq:step")
         branch = ex.branch_tag(tags)
         if branch is not None and parent is not None:
-            self.flow.route(parent, parent.name, branch, int(branch) if branch.isdigit() else None)
+            self.flow.route(parent, parent.name, branch, int(branch) if branch.isdigit() else None, decision=name)
 
     @_guard
     def on_chain_end(self, outputs, *, run_id, **kwargs):
         def build(state: RunState, attrs: dict) -> None:
             oi.chain_output(attrs, self.content, outputs, kwargs.get("inputs"))
             parent = state.parent
+            if parent is None and state.is_agent:
+                if kwargs.get("inputs") is not None:
+                    oi_turn.root_input(attrs, self.content, kwargs["inputs"])
+                oi_turn.root_output(attrs, self.content, outputs, state.interrupts)
             if parent is not None and parent.node is not None and state.node is None and (state.seq_step or 0) >= 2:
                 targets = control.targets(outputs)  # a conditional edge's routing function
                 if targets is not None:
-                    self.flow.route(state, parent.node, targets)
+                    self.flow.route(state, parent.node, targets, decision=targets)
             if state.node is not None and control.is_command(outputs):
                 goto = getattr(outputs, "goto", None)
                 targets = control.targets(goto) if goto not in (None, (), []) else None
                 if targets is not None:
                     self.flow.route(state, state.node, targets)
+            if state.route is not None and self.content.capture:
+                attrs[sc.OI_OUTPUT_VALUE], attrs[sc.OI_OUTPUT_MIME] = state.route, sc.TEXT_MIME
 
         self._end(run_id, build)
 
@@ -277,10 +298,10 @@ class CallbackHandler(BaseCallbackHandler):
         self.flow.number(parent, name, tags, attrs)
         if self.content.capture:
             if messages is not None:
-                ex.input_messages(attrs, self.content, messages)
+                ex.input_messages(attrs, self.genai, messages)
             elif prompts:
-                self.content.put(attrs, sc.INPUT_MESSAGES, [{"role": "user", "parts": [{"type": "text", "content": p}]} for p in prompts[:1]])
-            oi_llm.llm_input(attrs, self.content, messages, prompts)
+                self.genai.put(attrs, sc.INPUT_MESSAGES, [{"role": "user", "parts": [{"type": "text", "content": p}]} for p in prompts[:1]])
+            oi_llm.llm_input(attrs, self.oi, messages, prompts)
         span_name = f"{operation} {model}" if model else operation
         state = self._start(run_id, parent, "llm", name, span_name, SpanKind.CLIENT, attrs, tags, metadata, operation)
         state.provider = prov
@@ -308,8 +329,8 @@ class CallbackHandler(BaseCallbackHandler):
     @_guard
     def on_llm_end(self, response, *, run_id, **kwargs):
         def build(state: RunState, attrs: dict) -> None:
-            ex.llm_response(attrs, self.content, response, state.provider)
-            oi_llm.llm_output(attrs, self.content, response)
+            ex.llm_response(attrs, self.genai, response, state.provider)
+            oi_llm.llm_output(attrs, self.oi, response)
             if state.first_chunk_at is not None:
                 attrs[sc.RESPONSE_TIME_TO_FIRST_CHUNK] = state.first_chunk_at - state.started
                 attrs[sc.STREAMED_CHUNKS] = state.chunks
@@ -377,8 +398,8 @@ class CallbackHandler(BaseCallbackHandler):
         self.flow.number(parent, name, tags, attrs)
         if self.content.capture:
             args = inputs if inputs is not None else input_str
-            self.content.put(attrs, sc.TOOL_CALL_ARGUMENTS, args)
-            oi.tool_input(attrs, self.content, input_str, inputs)
+            self.genai.put(attrs, sc.TOOL_CALL_ARGUMENTS, args)
+            oi.tool_input(attrs, self.oi, input_str, inputs)
         state = self._start(run_id, parent, "tool", name, f"{sc.OP_EXECUTE_TOOL} {name}", SpanKind.INTERNAL, attrs, tags, metadata,
                             sc.OP_EXECUTE_TOOL)
         if self.metrics is not None:
@@ -394,13 +415,13 @@ class CallbackHandler(BaseCallbackHandler):
     def on_tool_end(self, output, *, run_id, **kwargs):
         def build(state: RunState, attrs: dict) -> None:
             if control.is_command(output):  # a tool that routes: a handoff, or a goto in its own graph
-                self.content.put(attrs, sc.TOOL_CALL_RESULT, control.command_summary(output))
-                oi.tool_output(attrs, self.content, control.command_summary(output))
+                self.genai.put(attrs, sc.TOOL_CALL_RESULT, control.command_summary(output))
+                oi.tool_output(attrs, self.oi, control.command_summary(output))
                 if control.is_handoff(output):
                     self.flow.handoff(state, output)
                 return
-            failure = ex.tool_output(attrs, self.content, output)
-            oi.tool_output(attrs, self.content, output)
+            failure = ex.tool_output(attrs, self.genai, output)
+            oi.tool_output(attrs, self.oi, output)
             if failure is not None:
                 attrs[sc.ERROR_TYPE] = failure
                 state.span.set_status(Status(StatusCode.ERROR, "tool returned an error message"))
@@ -419,16 +440,16 @@ class CallbackHandler(BaseCallbackHandler):
         parent = self._parent(parent_run_id)
         attrs: dict = {sc.OPERATION: sc.OP_RETRIEVAL, sc.DATA_SOURCE_ID: source, sc.OI_SPAN_KIND: "RETRIEVER"}
         self.flow.number(parent, name, tags, attrs)
-        self.content.put(attrs, sc.RETRIEVAL_QUERY_TEXT, query)
-        oi.retriever_input(attrs, self.content, query)
+        self.genai.put(attrs, sc.RETRIEVAL_QUERY_TEXT, query)
+        oi.retriever_input(attrs, self.oi, query)
         self._start(run_id, parent, "retriever", name, f"{sc.OP_RETRIEVAL} {source}", SpanKind.CLIENT, attrs, tags, metadata,
                     sc.OP_RETRIEVAL)
 
     @_guard
     def on_retriever_end(self, documents, *, run_id, **kwargs):
         def build(state: RunState, attrs: dict) -> None:
-            ex.documents(attrs, self.content, documents)
-            oi.retriever_output(attrs, self.content, documents)
+            ex.documents(attrs, self.genai, documents)
+            oi.retriever_output(attrs, self.oi, documents)
 
         self._end(run_id, build)
 

@@ -34,6 +34,8 @@ class RunState:
     children: int = 0
     retry_attempts: int = 0  # >0: this run wraps retry attempts
     fallbacks: bool = False  # this run is a ``with_fallbacks`` wrapper
+    wrapper: Optional[str] = None  # "retry" / "fallback": the word its span name starts with
+    route: Optional[str] = None  # the routing decision this run made ("→ polish"), shown as its output
     fallback_failed: int = 0
     seq_step: Optional[int] = None
     first_chunk_at: Optional[float] = None

@@ -144,6 +144,8 @@ TEXT_MIME = "text/plain"
 # --- agenttrace.* (documented in docs/attributes.md) ----------------------------------------
 RUN_ID = "agenttrace.run.id"
 RUN_EXPIRED = "agenttrace.run.expired"
+RUN_INPUT = "agenttrace.run.input"
+RUN_OUTPUT = "agenttrace.run.output"
 GRAPH_NODE = "agenttrace.graph.node"
 GRAPH_STEP = "agenttrace.graph.step"
 GRAPH_TRIGGERS = "agenttrace.graph.triggers"

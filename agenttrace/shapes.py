@@ -1,11 +1,11 @@
 """What a chain run *is*, decided when it starts: a LangGraph graph, a model-driven agent, a
-``with_fallbacks`` wrapper, or a plain chain.
+``with_fallbacks`` or ``with_retry`` wrapper, or a plain chain.
 
 LangChain passes no serialized object to ``on_chain_start`` any more (``serialized`` is None for
 graphs, AgentExecutor, LCEL), so the runnable that starts a run is read from the caller's frame:
 the first frame above LangChain's callback manager is the runnable's own ``invoke``/``stream``.
 Only a few frame hops are walked, and a frame's locals are read only when its module says it is
-a graph, an agent executor or a fallback wrapper.
+a graph, an agent executor or a fallback wrapper (a retry wrapper is told by its callers' modules).
 
 The GenAI conventions (``semantic-conventions-genai``) use ``invoke_agent`` where a model drives
 the control flow and ``invoke_workflow`` where the application defines it. A graph is an agent
@@ -26,6 +26,8 @@ _SKIP_MODULES = ("agenttrace.", "langchain_core.callbacks.")
 _GRAPH_MODULE = "langgraph.pregel"
 _CHAIN_MODULES = ("langchain_classic.chains", "langchain.chains")
 _AGENT_CLASSES = {"AgentExecutor"}
+_RUNNABLE_BASE = "langchain_core.runnables.base"
+_RETRY_MODULE = "langchain_core.runnables.retry"
 _TOOL_NODE_CLASSES = {"ToolNode", "_ToolNode"}
 _verdicts: "weakref.WeakKeyDictionary[Any, bool]" = weakref.WeakKeyDictionary()
 
@@ -35,6 +37,7 @@ class Shape:
     graph: bool = False  # a LangGraph graph (Pregel) run
     agent: bool = False  # model-driven: invoke_agent
     fallbacks: bool = False  # a with_fallbacks wrapper
+    retry: bool = False  # a with_retry wrapper
     name: Optional[str] = None  # the agent's own name, where the runnable knows it
 
 
@@ -85,6 +88,22 @@ def graph_is_agent(graph: Any, depth: int = 0) -> bool:
     return verdict
 
 
+def _called_by_retry(frame) -> bool:
+    """``RunnableRetry.invoke`` / ``ainvoke`` / ``batch`` start their run through ``Runnable``'s
+    ``_call_with_config`` family (a list comprehension in between for batches); its attempts are
+    started from ``RunnableRetry._invoke``, further up."""
+    for _ in range(2):
+        frame = frame.f_back
+        if frame is None:
+            return False
+        module = frame.f_globals.get("__name__", "")
+        if module == _RETRY_MODULE:
+            return not frame.f_code.co_name.startswith("_")
+        if module != _RUNNABLE_BASE:
+            return False
+    return False
+
+
 def of_chain(name: str, metadata: Mapping[str, Any]) -> Shape:
     """Classify the chain run being started (called from ``on_chain_start``)."""
     if metadata.get("ls_integration") == "langchain_create_agent":
@@ -100,6 +119,8 @@ def of_chain(name: str, metadata: Mapping[str, Any]) -> Shape:
         return PLAIN
     if module == "langchain_core.runnables.fallbacks":
         return Shape(fallbacks=True)
+    if module == _RUNNABLE_BASE and _called_by_retry(frame):
+        return Shape(retry=True)
     if module.startswith(_CHAIN_MODULES):  # classic chains: AgentExecutor and its subclasses
         runnable = frame.f_locals.get("self")
         if runnable is not None and _class_names(runnable) & _AGENT_CLASSES:

@@ -15,7 +15,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
 
 from . import semconv as sc
 from . import shutdown as _exit
-from .content import Redactor
+from .content import CONTENT_FORMATS, Redactor
 from .export import BoundedBatchProcessor, DropCounter, otlp_exporter, quiet_exporter_logs
 from .handler import CallbackHandler
 from .otlp_config import (
@@ -177,6 +177,7 @@ def configure(
     # the handler
     redact: Optional[Redactor] = None,
     max_content_length: Optional[int] = None,
+    content_format: Optional[str] = None,
     run_ttl: Optional[float] = None,
     max_open_runs: Optional[int] = None,
     clock: Optional[Callable[[], int]] = None,
@@ -220,6 +221,9 @@ def configure(
         tracer_provider: the SDK ``TracerProvider`` to add to, instead of creating one.
         redact: ``redact(key, value) -> value`` applied to every captured value before export.
         max_content_length: truncate captured values to this many characters.
+        content_format: the attributes captured content is written in: ``"openinference"`` (what
+            Phoenix renders; the default), ``"genai"`` (the GenAI conventions' ``gen_ai.input.messages``,
+            ... for other OTLP backends) or ``"both"``; default ``AGENTTRACE_CONTENT_FORMAT``.
         run_ttl: seconds after which a run that never ended is ended and marked expired (default 3600).
         max_open_runs: at most this many runs tracked at once (default 10,000).
         clock: a callable returning ns since the epoch for span timestamps (replays, simulations).
@@ -246,6 +250,7 @@ def configure(
             what a kill -9 can lose).
     """
     problems: list = []
+    _check("content_format", content_format, content_format is None or content_format in CONTENT_FORMATS)
     _check("exit_timeout", exit_timeout, isinstance(exit_timeout, (int, float)) and 0 <= exit_timeout < float("inf"))
     _check("max_queue_size", max_queue_size, isinstance(max_queue_size, int) and max_queue_size > 0)
     _check("profile_sync_interval", profile_sync_interval,
@@ -289,7 +294,7 @@ def configure(
         owns = trace.get_tracer_provider() is provider or owns
 
     handler_options = {"redact": redact, "max_content_length": max_content_length, "run_ttl": run_ttl,
-                       "max_open_runs": max_open_runs}
+                       "max_open_runs": max_open_runs, "content_format": content_format}
     handler = CallbackHandler(
         provider,
         capture_content=capture_content,

@@ -72,6 +72,30 @@ def _tool_content(ours: Any, theirs: Any) -> bool:
     return False
 
 
+def _decision(ours: Any, span: Any) -> bool:
+    """A router's output is the decision it made (``→ tools``), the route recorded beside it."""
+    return isinstance(ours, str) and ours.startswith("→ ") and "agenttrace.route.target" in span.attributes
+
+
+def _turn(key: str) -> Callable[[Any, Any, Any, Any], bool]:
+    """A root agent span shows the turn as text; the value OpenInference writes is kept under ``key``."""
+    def check(ours: Any, theirs: Any, span: Any, their_span: Any) -> bool:
+        full = span.attributes.get(key)
+        return full is not None and (same(key, full, theirs) or _ids_assigned_later(full, theirs))
+    return check
+
+
+def _turn_mime(value_key: str, full_key: str) -> Callable[[Any, Any, Any, Any], bool]:
+    def check(ours: Any, theirs: Any, span: Any, their_span: Any) -> bool:
+        return _turn(full_key)(span.attributes.get(value_key), their_span.attributes.get(value_key), span, their_span)
+    return check
+
+
+_TURN_REASON = ("the root span of a message-based agent shows this turn's user message and the final reply as "
+                "text (Phoenix's trace list and Sessions view read the root span); the JSON OpenInference "
+                "writes is kept in agenttrace.run.input / agenttrace.run.output")
+
+
 def _not_a_model_span(ours: Any, theirs: Any, span: Any, their_span: Any) -> bool:
     return ours is None and span.attributes.get("openinference.span.kind") != "LLM"
 
@@ -86,21 +110,29 @@ ALLOWED: dict[str, tuple[Callable[[Any, Any, Any, Any], bool], str]] = {
         "what the run is: AGENT for agents and graphs (Phoenix's agent views), CHAIN for their nodes",
     ),
     "input.value": (
-        lambda ours, theirs, span, their_span: _ids_assigned_later(ours, theirs),
+        lambda ours, theirs, span, their_span: _ids_assigned_later(ours, theirs)
+        or _turn("agenttrace.run.input")(ours, theirs, span, their_span),
         "agenttrace serialises a run's input when the run starts, as it was given; OpenInference "
-        "serialises it when the run ends, after LangGraph has assigned ids to the input messages in place",
+        "serialises it when the run ends, after LangGraph has assigned ids to the input messages in place. "
+        + _TURN_REASON,
     ),
+    "input.mime_type": (_turn_mime("input.value", "agenttrace.run.input"), _TURN_REASON),
     "output.value": (
-        lambda ours, theirs, span, their_span: _handoff(ours, theirs) or _tool_content(ours, theirs),
+        lambda ours, theirs, span, their_span: _handoff(ours, theirs) or _tool_content(ours, theirs)
+        or _turn("agenttrace.run.output")(ours, theirs, span, their_span) or _decision(ours, span),
         "a tool span's output is the tool's result as the model reads it (a ToolMessage's content; its "
         "call id and status are attributes of their own), and a handoff tool's output is the route it "
         "takes (goto, graph, updated keys); OpenInference writes the whole ToolMessage / Command as JSON, "
-        "a Command with the full message history",
+        "a Command with the full message history. A router's output is its decision (→ tools), which "
+        "the trace shows where the routing function's bare return value would be. " + _TURN_REASON,
     ),
     "output.mime_type": (
         lambda ours, theirs, span, their_span: ours == "text/plain" and theirs == "application/json"
-        and _tool_content(span.attributes.get("output.value"), their_span.attributes.get("output.value")),
-        "follows output.value: a tool result in plain text is text/plain",
+        and (_tool_content(span.attributes.get("output.value"), their_span.attributes.get("output.value"))
+             or _turn_mime("output.value", "agenttrace.run.output")(ours, theirs, span, their_span)
+             or _decision(span.attributes.get("output.value"), span)),
+        "follows output.value: a tool result in plain text is text/plain; so are an agent turn's reply and a "
+        "router's decision",
     ),
     "llm.model_name": (
         lambda ours, theirs, span, their_span: ours == span.attributes.get("gen_ai.response.model")
@@ -112,7 +144,7 @@ ALLOWED: dict[str, tuple[Callable[[Any, Any, Any, Any], bool], str]] = {
         _not_a_model_span,
         "OpenInference also fills llm.input_messages on chain and agent spans whose input has a "
         "'messages' key, with only the first message of the state; agenttrace keeps llm.* message "
-        "attributes on model spans (the chain's whole input is in input.value)",
+        "attributes on model spans (the chain's whole input is in input.value, a root agent's in agenttrace.run.input)",
     ),
 }
 for _key in ("content", "contents.N.message_content.type", "contents.N.message_content.text", "name", "tool_call_id",

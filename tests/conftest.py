@@ -66,7 +66,8 @@ def handler(provider) -> CallbackHandler:
 
 @pytest.fixture
 def content_handler(provider) -> CallbackHandler:
-    return CallbackHandler(provider, capture_content=True)
+    """Content capture on, in both attribute families (the tests check each family's values)."""
+    return CallbackHandler(provider, capture_content=True, content_format="both")
 
 
 class Spans:

@@ -79,7 +79,7 @@ def test_consumer_stopping_a_stream_is_a_cancellation_not_an_error(handler, span
     (shapes.swarm, "triage", "billing", "transfer_to_billing"),
 ])
 def test_multi_agent_handoff_is_a_route(build, source, target, tool, provider, spans):
-    handler = CallbackHandler(provider, capture_content=True)
+    handler = CallbackHandler(provider, capture_content=True, content_format="both")
     graph, inputs = build()
     graph.invoke(inputs, config={"callbacks": [handler], "configurable": {"thread_id": f"team-{source}"}})
     s = spans()
@@ -199,7 +199,7 @@ def test_fallbacks_are_numbered_and_counted(handler, spans):
     chain, inputs = shapes.fallback_chain()
     assert chain.invoke(inputs, config={"callbacks": [handler]}).content == "Backup answer."
     s = spans()
-    wrapper = s.one("invoke_workflow RunnableWithFallbacks")
+    wrapper = s.one("invoke_workflow RunnableWithFallbacks")  # at the root: the workflow the application invoked
     primary, backup = s.one("chat gpt-4.1"), s.one("chat gpt-4o-mini")
     assert s.parent(primary) is wrapper and s.parent(backup) is wrapper
     assert primary.attributes[sc.FALLBACK_INDEX] == 0 and backup.attributes[sc.FALLBACK_INDEX] == 1

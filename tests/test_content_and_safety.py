@@ -39,6 +39,7 @@ def test_content_is_not_exported_by_default(monkeypatch, provider, spans):
 @pytest.mark.parametrize("value", ["true", "SPAN_ONLY"])
 def test_content_opt_in_by_env(monkeypatch, provider, spans, value):
     monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", value)
+    monkeypatch.setenv("AGENTTRACE_CONTENT_FORMAT", "genai")  # the GenAI conventions' attributes, checked below
     build_agent().invoke(ask(SECRET), config={"callbacks": [CallbackHandler(provider)]})
     s = spans()
     chat = s.named("chat gpt-4o")[0]
@@ -59,7 +60,7 @@ def test_redaction_hook_and_failing_redactor(provider, spans):
         seen.append(key)
         return text.replace("4111 1111 1111 1111", "[CARD]")
 
-    build_agent().invoke(ask(SECRET), config={"callbacks": [CallbackHandler(provider, capture_content=True, redact=redact)]})
+    build_agent().invoke(ask(SECRET), config={"callbacks": [CallbackHandler(provider, capture_content=True, content_format="both", redact=redact)]})
     s = spans()
     assert seen and all("4111" not in str(dict(sp.attributes)) for sp in s.all)
     assert "[CARD]" in s.named("chat gpt-4o")[0].attributes[sc.INPUT_MESSAGES]

@@ -259,5 +259,5 @@ def test_langkit_flags_refusals_after_the_update_more_often():
     share = {p: summary.refusals.get(p, 0) / summary.replies[p] for p in ("before", "after")}
     assert share["after"] > 2 * share["before"] and share["after"] >= 0.15
     for c in chats(Spans(exporter.get_finished_spans())):  # flagged exactly when the reply is a refusal
-        text = json.loads(c.attributes[sc.OUTPUT_MESSAGES])[0]["parts"][0]["content"]
+        text = c.attributes[f"{sc.OI_LLM_OUTPUT_MESSAGES}.0.{sc.OI_MESSAGE_CONTENT}"]  # the default content format
         assert bool(c.attributes.get(sc.REVIEW_REQUIRED)) == (text in REFUSALS), text

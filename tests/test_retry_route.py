@@ -74,10 +74,14 @@ def test_retry_around_a_chat_model(handler, spans):
         return "Fresh copy"
 
     model = ScriptedChatModel(replies=[reply], model="gpt-4o-mini").with_retry(stop_after_attempt=3, wait_exponential_jitter=False)
-    assert model.invoke("write", config={"callbacks": [handler]}).content == "Fresh copy"
+    outer = RunnableLambda(lambda x: model.invoke(x).content, name="write_copy")
+    assert outer.invoke("write", config={"callbacks": [handler]}) == "Fresh copy"
     attempts = _attempts(spans())
+    # GenAI conventions: a model call's span name is "{operation} {model}"; the attempt is an attribute
     assert [(a.name, a.attributes[sc.RETRY_ATTEMPT]) for a in attempts] == [("chat gpt-4o-mini", 1), ("chat gpt-4o-mini", 2)]
-    assert spans().parent(attempts[0]).attributes[sc.RETRY_COUNT] == 1
+    wrapper = spans().parent(attempts[0])
+    assert wrapper.attributes[sc.RETRY_COUNT] == 1
+    assert wrapper.name == "retry chat gpt-4o-mini" and sc.OPERATION not in wrapper.attributes
 
 
 def test_runnable_branch_records_condition_and_route(handler, spans):
@@ -180,3 +184,94 @@ def test_send_fan_out_and_command_goto(handler, spans):
     decide_span = spans().one("decide")
     assert decide_span.attributes[sc.ROUTE_SOURCE] == "decide"
     assert decide_span.attributes[sc.ROUTE_TARGET] == "write"
+
+
+# --- what the trace tree shows: the span names, and the decision on the router ------------------
+
+
+def test_retry_wrapper_says_it_retries_and_chain_attempts_are_numbered_in_the_name(handler, spans):
+    runnable = flaky(2).with_retry(stop_after_attempt=4, wait_exponential_jitter=False, retry_if_exception_type=(RateLimited,))
+    outer = RunnableLambda(lambda x: runnable.invoke(x), name="write_copy")
+    outer.invoke("vip", config={"callbacks": [handler]})
+    s = spans()
+    wrapper = s.one("retry provider_call")
+    assert wrapper.attributes[sc.OI_SPAN_KIND] == "CHAIN" and sc.OPERATION not in wrapper.attributes
+    names = [a.name for a in _attempts(s)]
+    assert names == ["provider_call attempt 1", "provider_call attempt 2", "provider_call attempt 3"]
+    assert all(s.parent(a) is wrapper for a in _attempts(s))
+
+
+def test_async_retries_are_named_too(handler, spans):
+    import asyncio
+
+    runnable = flaky(1).with_retry(stop_after_attempt=3, wait_exponential_jitter=False)
+    outer = RunnableLambda(lambda x: runnable.invoke(x), afunc=lambda x: runnable.ainvoke(x), name="write_copy")
+    asyncio.run(outer.ainvoke("a", config={"callbacks": [handler]}))
+    s = spans()
+    assert [a.name for a in _attempts(s)] == ["provider_call attempt 1", "provider_call attempt 2"]
+    assert s.parent(_attempts(s)[0]).name == "retry provider_call"
+
+
+def test_fallback_wrapper_says_it_falls_back(handler, spans):
+    from agent_shapes import fallback_chain
+
+    chain, inputs = fallback_chain()
+    RunnableLambda(lambda x: chain.invoke(x), name="answer").invoke(inputs, config={"callbacks": [handler]})
+    s = spans()
+    wrapper = s.one("fallback chat gpt-4.1")
+    assert sc.OPERATION not in wrapper.attributes and wrapper.attributes[sc.FALLBACK_FAILED] == 1
+    assert [c.name for c in s.children(wrapper)] == ["chat gpt-4.1", "chat gpt-4o-mini"]
+
+
+def test_a_wrapper_at_the_root_is_the_workflow_the_application_invoked(handler, spans):
+    """Every top-level run is an invoke_agent / invoke_workflow span (samplers and drift segments use it)."""
+    flaky(1).with_retry(stop_after_attempt=2, wait_exponential_jitter=False).invoke("x", config={"callbacks": [handler]})
+    s = spans()
+    (root,) = s.roots()
+    assert root.name == "invoke_workflow provider_call" and root.attributes[sc.RETRY_COUNT] == 1
+    assert [a.name for a in _attempts(s)] == ["provider_call attempt 1", "provider_call attempt 2"]
+
+
+def test_chain_fallbacks_are_numbered_in_the_name(handler, spans):
+    def fail(x):
+        raise TimeoutError("down")
+
+    chain = RunnableLambda(fail, name="primary").with_fallbacks([RunnableLambda(lambda x: "ok", name="backup")])
+    RunnableLambda(lambda x: chain.invoke(x), name="answer").invoke("q", config={"callbacks": [handler]})
+    s = spans()
+    wrapper = s.one("fallback primary")  # nested: langchain-core passes the outer config to the alternatives
+    assert [c.name for c in s.children(wrapper)] == ["primary", "backup fallback 1"]
+    assert s.parent(wrapper).name == "invoke_workflow answer"
+
+
+def test_router_span_output_is_the_decision(content_handler, spans):
+    router = RunnableBranch(
+        (lambda x: x["score"] > 0.8, RunnableLambda(lambda x: "capable", name="capable")),
+        RunnableLambda(lambda x: "cheap", name="cheap"),
+    ).with_config(run_name="model_router")
+    outer = RunnableLambda(lambda x: router.invoke(x), name="route_request")
+    outer.invoke({"score": 0.9}, config={"callbacks": [content_handler]})
+    branch = spans().one("model_router").attributes
+    assert (branch[sc.OI_OUTPUT_VALUE], branch[sc.OI_OUTPUT_MIME]) == ("→ capable", sc.TEXT_MIME)
+    assert branch[sc.ROUTE_TARGET] == "1"
+
+
+@pytest.mark.parametrize("score,decision", [(0.9, "→ polish"), (0.1, "→ __end__")])
+def test_conditional_edge_output_is_the_decision(content_handler, spans, score, decision):
+    _graph().invoke({"score": score, "text": ""}, config={"callbacks": [content_handler]})
+    assert spans().one("choose").attributes[sc.OI_OUTPUT_VALUE] == decision
+
+
+def test_fan_out_decision_lists_its_targets(content_handler, spans):
+    class S(TypedDict):
+        items: list
+        done: Annotated[list, operator.add]
+
+    g = StateGraph(S)
+    g.add_node("plan", lambda s: {})
+    g.add_node("write", lambda s: {"done": s["items"]})
+    g.add_edge(START, "plan")
+    g.add_conditional_edges("plan", lambda s: [Send("write", {"items": [i], "done": []}) for i in s["items"]])
+    g.compile().invoke({"items": ["a", "b"], "done": []}, config={"callbacks": [content_handler]})
+    (router,) = spans().with_attr(sc.ROUTE_SOURCE)
+    assert router.attributes[sc.OI_OUTPUT_VALUE] == "→ write, write"
