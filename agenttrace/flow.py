@@ -52,18 +52,19 @@ class Flow:
             attrs[sc.RETRY_ATTEMPT] = attempt
 
     def span_name(self, parent: Optional[RunState], span_name: str, attrs: dict, operation: Optional[str]) -> str:
-        """What the trace tree shows. A retry / fallback wrapper is named after its first child
-        (``retry chat gpt-4o-mini``); a chain attempt or fallback says which it is
-        (``provider_call attempt 2``, ``backup fallback 1``). GenAI spans keep the name the
-        conventions give them (``{operation} {model}``): their attempt is an attribute."""
+        """What the trace tree shows (Phoenix's tree shows span names only). A retry / fallback
+        wrapper is named after its first child (``retry chat gpt-4o-mini``); an attempt says which
+        it is (``chat gpt-4o-mini attempt 2``, ``provider_call attempt 2``: the attempt count is
+        bounded, so names stay low-cardinality; a GenAI span keeps ``gen_ai.operation.name`` and
+        ``gen_ai.request.model``, which GenAI-aware backends group by); a chain fallback too
+        (``backup fallback 1``), while a model fallback is already told apart by its model."""
         if parent is not None and parent.wrapper is not None and parent.children == 1:
             parent.span.update_name(self.content.name(f"{parent.wrapper} {span_name}", parent.wrapper))
-        if operation is None:
-            attempt, index = attrs.get(sc.RETRY_ATTEMPT), attrs.get(sc.FALLBACK_INDEX)
-            if attempt is not None:
-                return f"{span_name} attempt {attempt}"
-            if index:
-                return f"{span_name} fallback {index}"
+        attempt, index = attrs.get(sc.RETRY_ATTEMPT), attrs.get(sc.FALLBACK_INDEX)
+        if attempt is not None:
+            return f"{span_name} attempt {attempt}"
+        if index and operation is None:
+            return f"{span_name} fallback {index}"
         return span_name
 
     def route(self, router: RunState, source: str, target: Any, condition: Optional[int] = None,

@@ -102,7 +102,8 @@ def test_the_trace_tree_shows_retries_fallbacks_and_attempts(phoenix_server, pho
 
     _send(phoenix_server, project, flaky_copy)
     expected = {"invoke_workflow ad-copy", "retry provider_call", "provider_call attempt 1", "provider_call attempt 2",
-                "pick_model", "fallback chat gpt-4.1", "chat gpt-4.1", "chat gpt-4o-mini", "retry chat gpt-4o-mini"}
+                "pick_model", "fallback chat gpt-4.1", "chat gpt-4.1", "chat gpt-4o-mini", "retry chat gpt-4o-mini",
+                "chat gpt-4o-mini attempt 1", "chat gpt-4o-mini attempt 2"}
     stored = phoenix_store.wait_for_spans(project, 13, timeout=60)
     trace_id = stored[0]["context"]["trace_id"]
     project_id = phoenix_store.client.projects.get(project_name=project)["id"]
@@ -119,4 +120,4 @@ def test_the_trace_tree_shows_retries_fallbacks_and_attempts(phoenix_server, pho
     shown = tree(browser)
     assert expected <= set(shown), shown
     assert shown.index("retry chat gpt-4o-mini") < len(shown) - 2  # its two attempts follow it
-    assert shown[-2:] == ["chat gpt-4o-mini", "chat gpt-4o-mini"]
+    assert shown[-2:] == ["chat gpt-4o-mini attempt 1", "chat gpt-4o-mini attempt 2"]

@@ -77,8 +77,11 @@ def test_retry_around_a_chat_model(handler, spans):
     outer = RunnableLambda(lambda x: model.invoke(x).content, name="write_copy")
     assert outer.invoke("write", config={"callbacks": [handler]}) == "Fresh copy"
     attempts = _attempts(spans())
-    # GenAI conventions: a model call's span name is "{operation} {model}"; the attempt is an attribute
-    assert [(a.name, a.attributes[sc.RETRY_ATTEMPT]) for a in attempts] == [("chat gpt-4o-mini", 1), ("chat gpt-4o-mini", 2)]
+    # the tree shows names: "{operation} {model} attempt N"; the GenAI attributes stay as the conventions say
+    assert [(a.name, a.attributes[sc.RETRY_ATTEMPT]) for a in attempts] == [("chat gpt-4o-mini attempt 1", 1),
+                                                                             ("chat gpt-4o-mini attempt 2", 2)]
+    assert {(a.attributes["gen_ai.operation.name"], a.attributes["gen_ai.request.model"]) for a in attempts} == {
+        ("chat", "gpt-4o-mini")}
     wrapper = spans().parent(attempts[0])
     assert wrapper.attributes[sc.RETRY_COUNT] == 1
     assert wrapper.name == "retry chat gpt-4o-mini" and sc.OPERATION not in wrapper.attributes

@@ -126,6 +126,43 @@ def test_flush_deadline_includes_metric_scoring_and_profile_writing(tmp_path):
         release.set()
 
 
+def test_steps_not_scored_by_the_shutdown_deadline_are_exported_unscored():
+    release = threading.Event()
+
+    class StuckScorer:  # a scorer that never finishes its first batch in time
+        metrics = ("refusal_similarity",)
+
+        def score(self, pairs, metrics):
+            release.wait(30)
+            return [{m: 0.0 for m in metrics} for _ in pairs]
+
+    profiles = {"profiles": {"p": {"metrics": ["refusal_similarity"]}},
+                "rules": [{"match": {"operation": "chat"}, "profile": "p"}]}
+    exporter = InMemorySpanExporter()
+    t = agenttrace.configure(project="p", span_exporter=exporter, set_global=False, profiles=profiles,
+                             scorer=StuckScorer())
+    engine = t.callback_handler.metrics
+    engine.batch_size = 1  # the first step is in flight, the others wait in the queue
+    try:
+        for _ in range(4):
+            _run(t)
+        t0 = time.monotonic()
+        t.shutdown(timeout=1)
+        assert time.monotonic() - t0 < 1 + MARGIN
+        chats = [s for s in exporter.get_finished_spans() if s.attributes.get("gen_ai.operation.name") == "chat"]
+        unscored = [s for s in chats if s.attributes.get("agenttrace.metric.skipped") is True]
+        assert engine.unscored == len(unscored) >= 2  # ended and exported, not lost
+        reference = InMemorySpanExporter()  # the same runs without metrics: how many chat spans they make
+        plain = agenttrace.configure(project="p", span_exporter=reference, set_global=False)
+        for _ in range(4):
+            _run(plain)
+        plain.shutdown()
+        expected = [s for s in reference.get_finished_spans() if s.attributes.get("gen_ai.operation.name") == "chat"]
+        assert len(chats) == len(expected) - 1  # all but the one still in the stuck scorer's hands
+    finally:
+        release.set()
+
+
 # ------------------------------------------------------------------------------------ exit
 
 EXIT_CHILD = """

@@ -78,6 +78,7 @@ class MetricsEngine:
         self.batch_size = batch_size
         self.max_wait = max_wait
         self.skipped = 0
+        self.unscored = 0  # steps still queued when shutdown's deadline passed: ended without heavy scores
         self.scored = 0
         self.failed = 0
         self.flags: Counter = Counter()  # (hour window start, metric) → flagged steps
@@ -185,7 +186,31 @@ class MetricsEngine:
         return True
 
     def shutdown(self, timeout: float = 30.0) -> None:
-        self.flush(timeout)
+        """Score what is queued within ``timeout``. Steps still waiting when the time is nearly up
+        are ended without their heavy scores (``agenttrace.metric.skipped``, counted in
+        :attr:`unscored`), so their spans are exported, not lost; the rest of the time (up to
+        1 s) lets the batch being scored finish: a process that exits while the encoder runs on
+        this thread can be aborted by the native runtime."""
+        reserve = min(1.0, max(0.0, timeout) / 4)
+        drained = self.flush(max(0.0, timeout - reserve))
         self._stop.set()
+        if not drained:
+            self._end_unscored()
         if self._thread is not None:
-            self._thread.join(timeout=1.0)
+            self._thread.join(timeout=reserve if not drained else 1.0)
+
+    def _end_unscored(self) -> None:
+        while True:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            try:
+                job.span.set_attribute(sc.METRIC_SKIPPED, True)
+                self.unscored += 1
+            finally:
+                job.span.end(end_time=job.end_time)
+                self._queue.task_done()
+        if self.unscored:
+            logger.warning("agenttrace: shut down before %d step(s) were scored: their spans are exported "
+                           "without heavy metrics (agenttrace.metric.skipped)", self.unscored)
