@@ -57,8 +57,7 @@ def test_thresholded_scores_are_evaluation_events_with_label_and_explanation(pro
     ("http://localhost:6006/v1/traces", "http/protobuf", "http://localhost:6006"),
     ("https://phoenix.example.com/prefix/v1/traces", "http/protobuf", "https://phoenix.example.com/prefix"),
     ("http://collector:4318/v1/other", "http/protobuf", None),
-    ("http://localhost:4317", "grpc", "http://localhost:6006"),
-    ("phoenix.internal:4317", "grpc", "http://phoenix.internal:6006"),
+    ("http://localhost:4317", "grpc", None),  # where its REST API is cannot be told from a gRPC port
     (None, None, None),
 ])
 def test_phoenix_url_from_the_export_target(endpoint, protocol, expected, monkeypatch):

@@ -96,7 +96,7 @@ def _key(kind: str, row: Mapping[str, Any]) -> tuple:
 
 class AnnotationWriter:
     def __init__(self, base_url: str, headers: Optional[Mapping[str, str]] = None, *, timeout: float = 5.0,
-                 max_queue: int = 10_000, batch_size: int = 500, delay: float = 1.0, target_wait: float = 600.0,
+                 max_queue: int = 10_000, batch_size: int = 500, delay: float = 1.0, target_wait: float = 120.0,
                  backoff_cap: float = 30.0, probe: bool = False, client: Optional[Callable[[], Any]] = None):
         self.base_url = base_url.rstrip("/")
         self.headers = dict(headers or {})

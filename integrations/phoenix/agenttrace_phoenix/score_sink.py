@@ -9,9 +9,10 @@ When it is on (``configure(annotate_scores=...)``):
 
 - ``None`` (the default): when metric profiles are configured and the OTLP target may be a
   Phoenix — an OTLP/HTTP endpoint ``<base>/v1/traces`` (the default ``http://localhost:6006/v1/traces``
-  among them), or for gRPC ``PHOENIX_COLLECTOR_ENDPOINT`` if it is an http(s) URL, else port 6006 on
-  the gRPC endpoint's host. The writer thread then asks ``<base>/arize_phoenix_version`` before
-  writing anything and turns itself off (one log line) if the answer is not Phoenix's.
+  among them), or for gRPC the http(s) URL in ``PHOENIX_COLLECTOR_ENDPOINT`` (a gRPC port says
+  nothing about where Phoenix's REST API is, and guessing could write to another Phoenix). The
+  writer thread then asks ``<base>/arize_phoenix_version`` before writing anything and turns itself
+  off (one log line) if the answer is not Phoenix's.
 - ``True``: always, to the base URL derived as above (no probe); an error if none can be derived.
 - a URL string: always, to that Phoenix (e.g. its UI/REST URL when spans go through a collector).
 - ``False``: never.
@@ -32,7 +33,6 @@ from .score_rows import TraceScores, span_rows, span_scores
 
 logger = logging.getLogger("agenttrace")
 
-PHOENIX_PORT = 6006
 SHUTDOWN_TIMEOUT = 3.0  # seconds a provider's own shutdown() gives the writer
 
 
@@ -101,10 +101,7 @@ def phoenix_url(endpoint: Optional[str], protocol: Optional[str]) -> Optional[st
         return None
     if protocol == "grpc":
         collector = os.environ.get("PHOENIX_COLLECTOR_ENDPOINT", "").strip()
-        if collector.startswith(("http://", "https://")) and _base(collector):
-            return collector.rstrip("/")
-        host = urlsplit(endpoint if "://" in endpoint else "http://" + endpoint).hostname
-        return f"http://{host}:{PHOENIX_PORT}" if host else None
+        return collector.rstrip("/") if collector.startswith(("http://", "https://")) and _base(collector) else None
     path = urlsplit(endpoint).path.rstrip("/")
     if not path.endswith("/v1/traces"):
         return None
