@@ -5,7 +5,8 @@ a bounded, keyed queue — a row for the same (span/trace, name, identifier) rep
 waiting — and wakes the writer thread at most once per batch. The thread sends batches of up to
 ``batch_size`` rows through ``phoenix.client`` (``log_span_annotations`` /
 ``log_trace_annotations`` with ``sync=True``, so every outcome is known), after ``delay`` seconds
-unless a flush asks for them now (spans reach Phoenix through the export pipeline meanwhile).
+unless a flush asks for them now (the spans reach Phoenix meanwhile: the export pipeline sends them
+within its 1 s schedule delay and Phoenix stores them a moment later).
 
 Outcomes:
 
@@ -15,7 +16,7 @@ Outcomes:
   ``sync=True`` batch naming a span it does not have as a whole ("Spans with IDs … do not
   exist."); with ``sync=False`` it would accept it, answer 200 and retry the row itself every 10 s,
   60 times, in memory, then discard it without telling anyone. So the writer keeps the named
-  rows and retries them on their own (0.25 s doubling to 10 s; 0.25 s while a flush waits), sends
+  rows and retries them on their own (0.25 s doubling to 10 s; to 2 s while a flush waits), sends
   the rest of the batch at once, and gives a row up after ``target_wait`` seconds (counted).
 - Any other 4xx (a bad row, no permission): the batch is dropped, counted, logged once.
 
@@ -34,6 +35,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any, Callable, Mapping, Optional
 
 logger = logging.getLogger("agenttrace")
@@ -42,7 +44,8 @@ SPAN, TRACE = "span", "trace"
 _TARGET = {SPAN: ("span_id", re.compile(r"\b[0-9a-f]{16}\b")), TRACE: ("trace_id", re.compile(r"\b[0-9a-f]{32}\b"))}
 _VERSION = re.compile(r"^\d+\.\d+")
 RETRY_STATUS = (408, 429, 500, 502, 503, 504)  # Phoenix busy or briefly down (behind a proxy): try again
-FLUSH_RETRY = 0.25  # seconds between retries while a flush waits
+FLUSH_RETRY = 0.25  # seconds between retries while a flush waits; the first wait for a span not yet stored
+MISSING_CAP, MISSING_CAP_FLUSHING = 10.0, 2.0  # the longest wait between tries of a row whose span is not stored
 _REASONS = {
     "queue_full": "the annotation queue was full",
     "target_missing": "their span or trace never reached Phoenix",
@@ -96,7 +99,7 @@ def _key(kind: str, row: Mapping[str, Any]) -> tuple:
 
 class AnnotationWriter:
     def __init__(self, base_url: str, headers: Optional[Mapping[str, str]] = None, *, timeout: float = 5.0,
-                 max_queue: int = 10_000, batch_size: int = 500, delay: float = 1.0, target_wait: float = 120.0,
+                 max_queue: int = 10_000, batch_size: int = 500, delay: float = 2.0, target_wait: float = 120.0,
                  backoff_cap: float = 30.0, probe: bool = False, client: Optional[Callable[[], Any]] = None):
         self.base_url = base_url.rstrip("/")
         self.headers = dict(headers or {})
@@ -233,16 +236,19 @@ class AnnotationWriter:
                 continue
             if self.state == "probe":
                 return "probe"
-            ready = [item for item in self._items.values() if item.not_before <= now]
-            if ready and (self._urgent or len(ready) >= self.batch_size or now - ready[0].queued_at >= self.delay):
-                kind = ready[0].kind
-                batch = [item for item in ready if item.kind == kind][:self.batch_size]
+            first = next((item for item in self._items.values() if item.not_before <= now), None)
+            if first is not None and (self._urgent or now - first.queued_at >= self.delay
+                                      or len(self._items) >= self.batch_size):
+                batch = list(islice((i for i in self._items.values() if i.not_before <= now and i.kind == first.kind),
+                                    self.batch_size))
                 for item in batch:
-                    del self._items[_key(kind, item.row)]
+                    del self._items[_key(item.kind, item.row)]
                 self._inflight = len(batch)
-                return kind, batch
-            wake = min([i.not_before for i in self._items.values() if i.not_before > now] +
-                       ([ready[0].queued_at + self.delay] if ready else []))
+                return first.kind, batch
+            waiting = (i.not_before for i in self._items.values() if i.not_before > now)
+            wake = min(waiting, default=now + self.delay)
+            if first is not None:
+                wake = min(wake, first.queued_at + self.delay)
             self._cond.wait(max(0.0, wake - now))
         return None
 
@@ -320,7 +326,8 @@ class AnnotationWriter:
                 else:
                     item.missing_tries += 1
                     self.target_retries += 1
-                    wait = FLUSH_RETRY if self._urgent else min(10.0, 0.25 * 2 ** (item.missing_tries - 1))
+                    cap = MISSING_CAP_FLUSHING if self._urgent else MISSING_CAP
+                    wait = min(cap, FLUSH_RETRY * 2 ** (item.missing_tries - 1))
                     item.not_before = now + wait
                 self._requeue([item])
             if expired:
