@@ -4,7 +4,9 @@ Groups (declared in each integration's ``pyproject.toml``):
 
 - ``agenttrace.commands``: click commands added to the ``agenttrace`` CLI (``drift``, ``phoenix``, ...);
 - ``agenttrace.scorers``: metric scorers for the heavy metrics of a profile (``langkit``);
-- ``agenttrace.profile_stores``: stores for trajectory profiles given as a directory (``whylogs``).
+- ``agenttrace.profile_stores``: stores for trajectory profiles given as a directory (``whylogs``);
+- ``agenttrace.score_sinks``: writers of metric scores beside the spans (``phoenix``: span and
+  trace annotations), see :mod:`agenttrace.score_sinks`.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 COMMANDS = "agenttrace.commands"
 SCORERS = "agenttrace.scorers"
 PROFILE_STORES = "agenttrace.profile_stores"
+SCORE_SINKS = "agenttrace.score_sinks"
 
 # What to install when a plug-in is missing: (group, name) → the integration that provides it
 PROVIDERS = {

@@ -1,8 +1,9 @@
 """Flush and shutdown that keep their time: ``Telemetry.flush(timeout)``, process exit and SIGTERM.
 
 What agenttrace buffers — metric scores (the MetricsEngine ends scored LLM spans), spans (the
-export queue) and trajectory rows (the TrajectoryProcessor) — is flushed against one deadline:
-metrics first (they end spans), then spans and profiles side by side, each with the time left. A
+export queue), trajectory rows (the TrajectoryProcessor) and score writes of the score sinks
+(Phoenix annotations) — is flushed against one deadline: metrics first (they end spans), then
+spans, profiles and score writes side by side, each with the time left. A
 step that has no timeout of its own runs on a daemon thread that is waited for only until the
 deadline, so a hung backend or store can delay exit by at most the deadline, never block it.
 
@@ -40,6 +41,8 @@ class FlushResult:
     profiles_pending: bool = False  # trajectory rows/profiles not all written to the profile store
     dropped_spans: int = 0  # Telemetry.dropped_spans after the flush: every cause since configure()
     elapsed: float = 0.0  # seconds the flush took
+    scores_pending: int = 0  # score writes (Phoenix annotations) not yet delivered when time ran out
+    dropped_scores: int = 0  # Telemetry.dropped_scores after the flush: every cause since configure()
 
     def __bool__(self) -> bool:
         return self.ok
@@ -80,6 +83,8 @@ def flush_pipeline(t: Any, timeout: float) -> FlushResult:
     metrics, processor, profiler = t.callback_handler.metrics, t.processor, t.profiler
     metrics_pending = metrics is not None and not run_within(deadline, metrics.flush, _left(deadline))[1]
     ticket = processor.request_flush() if hasattr(processor, "request_flush") else None
+    for sink in t.score_sinks:  # they write in the background while the spans are exported
+        sink.request_flush()
     profiles_pending = profiler is not None and not run_within(
         deadline, profiler.force_flush, int(_left(deadline) * 1000))[1]
     pending = failed = 0
@@ -91,9 +96,10 @@ def flush_pipeline(t: Any, timeout: float) -> FlushResult:
             ([t.tracer_provider] if not t.owns_provider and hasattr(t.tracer_provider, "force_flush") else []):
         finished, value = run_within(deadline, target.force_flush, int(_left(deadline) * 1000))
         others_ok = others_ok and finished and value is not False
-    ok = others_ok and not (metrics_pending or profiles_pending or pending or failed)
+    scores_pending = sum(sink.flush(deadline) for sink in t.score_sinks)
+    ok = others_ok and not (metrics_pending or profiles_pending or pending or failed or scores_pending)
     return FlushResult(ok, pending, failed, metrics_pending, profiles_pending, t.dropped_spans,
-                       time.monotonic() - start)
+                       time.monotonic() - start, scores_pending, t.dropped_scores)
 
 
 def shutdown_pipeline(t: Any, timeout: float) -> None:
@@ -106,12 +112,16 @@ def shutdown_pipeline(t: Any, timeout: float) -> None:
         run_within(deadline, handler.metrics.shutdown, _left(deadline))
     processor = t.processor
     ticket = processor.begin_shutdown() if hasattr(processor, "begin_shutdown") else None
+    for sink in t.score_sinks:
+        sink.request_flush()
     if t.profiler is not None:  # rows are synced to the journal first, then the store is closed in time
         run_within(deadline, t.profiler.shutdown, int(_left(deadline) * 1000))
     if ticket is not None:
         processor.finish_shutdown(ticket, deadline)
     elif processor is not None:
         run_within(deadline, processor.shutdown)
+    for sink in t.score_sinks:  # writing since the spans' shutdown began; what is left is counted
+        sink.shutdown_by(deadline)
     if t.owns_provider:  # processors the application added to agenttrace's provider; ours return at once
         run_within(deadline, t.tracer_provider.shutdown)
 

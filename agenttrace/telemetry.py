@@ -18,6 +18,7 @@ from . import shutdown as _exit
 from .content import CONTENT_FORMATS, Redactor
 from .export import BoundedBatchProcessor, DropCounter, otlp_exporter, quiet_exporter_logs
 from .handler import CallbackHandler
+from .score_sinks import SinkTarget, check_mode, open_sinks
 from .otlp_config import (
     EnvProblem,
     compression_problems,
@@ -53,12 +54,20 @@ class Telemetry:
     exit_timeout: float = DEFAULT_EXIT_TIMEOUT  # seconds exit / SIGTERM / shutdown() wait at most
     handle_sigterm: bool = False  # whether a SIGTERM runs the bounded shutdown before the process ends
     export_timeout: Optional[float] = None  # seconds one OTLP export may take (None: not an OTLP pipeline)
+    score_sinks: tuple = ()  # integrations writing the scores beside the spans (Phoenix annotations)
 
     @property
     def dropped_spans(self) -> int:
         """Spans that never reached the backend: queue full, refused by it, or still pending when a
         flush/exit deadline passed (``drops`` has the count per cause)."""
         return self.drops.total
+
+    @property
+    def dropped_scores(self) -> int:
+        """Score writes of the score sinks (Phoenix annotations) given up on: their queue was full,
+        their span never reached the backend, the backend refused them, or an exit deadline passed.
+        The scores themselves stay on the spans."""
+        return sum(sink.dropped for sink in self.score_sinks)
 
     def flush(self, timeout: float = 30.0) -> FlushResult:
         """Deliver what has finished so far — metric scores, spans, trajectory profiles — waiting at
@@ -156,7 +165,7 @@ def _otlp(endpoint: Optional[str], protocol: Optional[str], headers: Any, export
     hide += [p.variable for p in problems if p.variable.endswith("TIMEOUT")]  # the gRPC exporter float()s them
     merged = {**env_headers, **(parse_headers(headers) or {})} if env_headers else parse_headers(headers)
     exporter = otlp_exporter(resolved_endpoint, resolved_protocol, merged, timeout, tuple(hide))
-    return exporter, resolved_endpoint, resolved_protocol, timeout
+    return exporter, resolved_endpoint, resolved_protocol, timeout, merged or {}
 
 
 def _check(name: str, value: Any, ok: bool) -> None:
@@ -200,6 +209,8 @@ def configure(
     segment_keys: Optional[Sequence[str]] = None,
     profile_window: Union[float, timedelta] = 3600,
     profile_sync_interval: float = 1.0,
+    # scores beside the spans
+    annotate_scores: Union[bool, str, None] = None,
 ) -> Telemetry:
     """Set up tracing for LangChain/LangGraph agents and return a :class:`Telemetry`.
 
@@ -248,6 +259,10 @@ def configure(
         profile_window: profile window, seconds or a timedelta (default one hour).
         profile_sync_interval: seconds within which a finished run's profile row is on disk (default 1;
             what a kill -9 can lose).
+        annotate_scores: also write each metric score as an annotation where the backend has them
+            (Phoenix span and trace annotations, through an installed score-sink integration).
+            None (default): when profiles are configured and the export target answers as a
+            Phoenix; True: always; a URL: always, to that Phoenix; False: never.
     """
     problems: list = []
     _check("content_format", content_format, content_format is None or content_format in CONTENT_FORMATS)
@@ -255,6 +270,7 @@ def configure(
     _check("max_queue_size", max_queue_size, isinstance(max_queue_size, int) and max_queue_size > 0)
     _check("profile_sync_interval", profile_sync_interval,
            isinstance(profile_sync_interval, (int, float)) and 0 < profile_sync_interval < float("inf"))
+    annotate_scores = check_mode(annotate_scores)
     project = project or os.environ.get("PHOENIX_PROJECT_NAME") or service_name or os.environ.get("OTEL_SERVICE_NAME") or "default"
 
     owns = False
@@ -270,9 +286,10 @@ def configure(
     drops = DropCounter()
     processor = None
     resolved_endpoint = resolved_protocol = resolved_timeout = None
+    export_headers: dict = {}
     exporter = span_exporter
     if span_exporter is None and (owns or endpoint is not None or protocol is not None):
-        exporter, resolved_endpoint, resolved_protocol, resolved_timeout = _otlp(
+        exporter, resolved_endpoint, resolved_protocol, resolved_timeout, export_headers = _otlp(
             endpoint, protocol, headers, export_timeout, problems)
         quiet_exporter_logs()
     if exporter is not None:
@@ -295,16 +312,21 @@ def configure(
 
     handler_options = {"redact": redact, "max_content_length": max_content_length, "run_ttl": run_ttl,
                        "max_open_runs": max_open_runs, "content_format": content_format}
+    metrics = _metrics_engine(profiles, scorer, theme_json, metrics_queue_size, embedding_model)
+    sinks = tuple(open_sinks(SinkTarget(annotate_scores, resolved_endpoint, resolved_protocol, export_headers, project,
+                                        resolved_timeout or 5.0, metrics is not None)))
+    for sink in sinks:
+        provider.add_span_processor(sink)
     handler = CallbackHandler(
         provider,
         capture_content=capture_content,
-        metrics=_metrics_engine(profiles, scorer, theme_json, metrics_queue_size, embedding_model),
+        metrics=metrics,
         clock=clock,
         **{k: v for k, v in handler_options.items() if v is not None},
     )
-    created = owns or processor is not None or profiler is not None
+    created = owns or processor is not None or profiler is not None or bool(sinks)
     sigterm = bool(handle_sigterm) and created and _exit.install_sigterm()
     telemetry = Telemetry(handler, provider, project, resolved_endpoint, resolved_protocol, processor, owns, drops,
-                          profiler, float(exit_timeout), sigterm, resolved_timeout)
+                          profiler, float(exit_timeout), sigterm, resolved_timeout, sinks)
     _exit.register(telemetry)
     return telemetry

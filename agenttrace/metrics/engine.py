@@ -26,7 +26,7 @@ from .sampling import StratifiedSampler
 
 logger = logging.getLogger("agenttrace")
 
-EVALUATION_EVENT = "gen_ai.evaluation.result"
+EVALUATION_EVENT = sc.EVALUATION_EVENT
 
 
 class Scorer(Protocol):
@@ -57,6 +57,7 @@ def _flag(span, profile: Profile, scores: Mapping[str, Optional[float]], window_
         if threshold is not None:
             flagged = value > threshold
             event[sc.EVALUATION_SCORE_LABEL] = "flagged" if flagged else "pass"
+            event[sc.EVALUATION_EXPLANATION] = f"{name} {value:.3f} {'>' if flagged else '≤'} threshold {threshold:g}"
             if flagged:
                 reasons.append(f"{name} {value:.3f} > {threshold:g}")
         if name not in LIGHT_METRICS or threshold is not None:
