@@ -167,3 +167,40 @@ def test_sampling_is_deterministic_per_trace_and_stratified():
     seen_mass, taken_mass = shares[("p", "mass")]
     assert seen_mass == 2_000 and 0.03 * 2_000 < taken_mass < 0.09 * 2_000
     assert shares[("p", "rare")][1] >= 10  # the rare stratum still gets its share
+
+
+def test_floors_flag_low_scores_and_are_checked_like_thresholds(tmp_path):
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from agenttrace.metrics.engine import _flag
+
+    profiles = load({"profiles": {"p": {"metrics": ["relevance", "refusal_similarity"],
+                                        "thresholds": {"refusal_similarity": 0.4}, "floors": {"relevance": 0.3}}},
+                     "rules": [{"match": {"operation": "chat"}, "profile": "p"}]})
+    profile = profiles.profiles["p"]
+    assert profile.floors == {"relevance": 0.3}
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("t")
+    from collections import Counter
+
+    for relevance in (0.12, 0.55):
+        span = tracer.start_span("chat m")
+        _flag(span, profile, {"relevance": relevance, "refusal_similarity": 0.1}, Counter(), 0)
+        span.end()
+    low, fine = exporter.get_finished_spans()
+    events = {e.attributes["gen_ai.evaluation.name"]: e.attributes for e in low.events}
+    assert events["relevance"]["gen_ai.evaluation.score.label"] == "flagged"
+    assert events["relevance"]["gen_ai.evaluation.explanation"] == "relevance 0.120 < floor 0.3"
+    assert low.attributes["agenttrace.review.reason"] == "relevance 0.120 < 0.3"
+    fine_events = {e.attributes["gen_ai.evaluation.name"]: e.attributes for e in fine.events}
+    assert fine_events["relevance"]["gen_ai.evaluation.score.label"] == "pass"
+    assert fine_events["relevance"]["gen_ai.evaluation.explanation"] == "relevance 0.550 ≥ floor 0.3"
+    assert "agenttrace.review.required" not in fine.attributes
+    with pytest.raises(ProfileError, match="floor for a metric the profile does not compute"):
+        load({"profiles": {"p": {"metrics": ["relevance"], "floors": {"refusal_similarity": 0.3}}}, "rules": []})
+    with pytest.raises(ProfileError, match="must be a finite number"):
+        load({"profiles": {"p": {"metrics": ["relevance"], "floors": {"relevance": "low"}}}, "rules": []})

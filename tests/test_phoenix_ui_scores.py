@@ -84,7 +84,10 @@ def test_flagged_llm_span_lists_its_scores_with_labels(phoenix_server, phoenix_s
     assert float(refusal[3]) == pytest.approx(span["attributes"]["agenttrace.metric.refusal_similarity"], abs=1e-6)
     assert "> threshold 0.4" in refusal[4]
     assert relevance[1] == "CODE" and float(relevance[3]) == pytest.approx(span["attributes"]["agenttrace.metric.relevance"], abs=1e-6)
-    assert relevance[2] in ("", "--")  # the demo profile sets no relevance threshold: a score, no label
+    # the demo profile's relevance floor (0.15) labels every relevance score
+    relevance_value = span["attributes"]["agenttrace.metric.relevance"]
+    assert relevance[2] == ("flagged" if relevance_value < 0.15 else "pass")
+    assert "floor 0.15" in relevance[4]
     assert review[2] == "flagged"
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
 

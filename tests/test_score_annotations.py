@@ -139,6 +139,16 @@ def test_trace_result_waits_for_every_open_span_and_merges_late_ones():
     assert traces.open_traces == 0
 
 
+def test_a_metric_with_a_floor_reports_its_lowest_score_on_the_trace():
+    traces = TraceScores()
+    traces.start(9)
+    traces.start(9)
+    traces.end(9, [Score("relevance", 0.55, "pass", "relevance 0.550 ≥ floor 0.3")])
+    (row,) = traces.end(9, [Score("relevance", 0.12, "flagged", "relevance 0.120 < floor 0.3")])
+    assert row["result"]["score"] == 0.12 and row["result"]["label"] == "flagged"
+    assert row["metadata"]["aggregate"] == "min"
+
+
 def test_trace_results_are_bounded_in_memory():
     traces = TraceScores(max_open=100, max_closed=10)
     for t in range(1, 151):

@@ -17,7 +17,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional, Protocol, Sequence
+from typing import Any, Mapping, NamedTuple, Optional, Protocol, Sequence
 
 from .. import semconv as sc
 from .light import light_metrics
@@ -46,6 +46,21 @@ class _Job:
     response: str
 
 
+class _Verdict(NamedTuple):
+    explanation: str  # "refusal_similarity 0.718 > threshold 0.4", "relevance 0.120 < floor 0.3", ...
+    reason: Optional[str]  # the review reason when flagged ("relevance 0.120 < 0.3"), else None
+
+
+def _verdict(name: str, value: float, threshold: Optional[float], floor: Optional[float]) -> _Verdict:
+    """A score against its profile's threshold (flagged above) and floor (flagged below)."""
+    if threshold is not None and value > threshold:
+        return _Verdict(f"{name} {value:.3f} > threshold {threshold:g}", f"{name} {value:.3f} > {threshold:g}")
+    if floor is not None and value < floor:
+        return _Verdict(f"{name} {value:.3f} < floor {floor:g}", f"{name} {value:.3f} < {floor:g}")
+    within = [f"≤ threshold {threshold:g}" if threshold is not None else "", f"≥ floor {floor:g}" if floor is not None else ""]
+    return _Verdict(f"{name} {value:.3f} " + " and ".join(w for w in within if w), None)
+
+
 def _flag(span, profile: Profile, scores: Mapping[str, Optional[float]], window_counts: Counter, end_time: int) -> None:
     reasons = []
     for name, value in scores.items():
@@ -53,14 +68,14 @@ def _flag(span, profile: Profile, scores: Mapping[str, Optional[float]], window_
             continue
         span.set_attribute(f"{sc.METRIC_PREFIX}{name}", float(value))
         event = {sc.EVALUATION_NAME: name, sc.EVALUATION_SCORE_VALUE: float(value)}
-        threshold = profile.thresholds.get(name)
-        if threshold is not None:
-            flagged = value > threshold
-            event[sc.EVALUATION_SCORE_LABEL] = "flagged" if flagged else "pass"
-            event[sc.EVALUATION_EXPLANATION] = f"{name} {value:.3f} {'>' if flagged else '≤'} threshold {threshold:g}"
-            if flagged:
-                reasons.append(f"{name} {value:.3f} > {threshold:g}")
-        if name not in LIGHT_METRICS or threshold is not None:
+        threshold, floor = profile.thresholds.get(name), profile.floors.get(name)
+        if threshold is not None or floor is not None:
+            verdict = _verdict(name, float(value), threshold, floor)
+            event[sc.EVALUATION_SCORE_LABEL] = "flagged" if verdict.reason else "pass"
+            event[sc.EVALUATION_EXPLANATION] = verdict.explanation
+            if verdict.reason:
+                reasons.append(verdict.reason)
+        if name not in LIGHT_METRICS or threshold is not None or floor is not None:
             span.add_event(EVALUATION_EVENT, event, timestamp=end_time)
     if reasons:
         span.set_attribute(sc.REVIEW_REQUIRED, True)

@@ -32,7 +32,7 @@ KNOWN_HEAVY = ("refusal_similarity", "relevance")
 #: LangKit's light text statistics (its ``textstat`` module), computed on the response by the scorer
 TEXT_STATS = ("flesch_reading_ease", "automated_readability_index", "lexicon_count", "sentence_count", "difficult_words")
 MATCH_KEYS = {"operation", "kind", "name", "node", "tool", "model", "tags", "metadata"}
-PROFILE_KEYS = {"metrics", "sample_rate", "stratify_by", "thresholds", "min_per_stratum"}
+PROFILE_KEYS = {"metrics", "sample_rate", "stratify_by", "thresholds", "floors", "min_per_stratum"}
 
 
 class ProfileError(ValueError):
@@ -45,8 +45,9 @@ class Profile:
     metrics: tuple[str, ...] = ()
     sample_rate: float = 1.0
     stratify_by: tuple[str, ...] = ()
-    thresholds: Mapping[str, float] = field(default_factory=dict)
+    thresholds: Mapping[str, float] = field(default_factory=dict)  # flag a step when its score is above
     min_per_stratum: int = 20
+    floors: Mapping[str, float] = field(default_factory=dict)  # flag a step when its score is below
 
     @property
     def heavy(self) -> tuple[str, ...]:
@@ -156,18 +157,23 @@ def from_dict(data: Mapping[str, Any], *, source: str = "profiles", locate=None,
         for key in strat:
             if key not in STRATIFY_KEYS and not (key.startswith("metadata.") and len(key) > len("metadata.")):
                 fail(f"unknown key {key!r} (expected metadata.<key> or one of {', '.join(STRATIFY_KEYS)})", *at, "stratify_by")
-        thresholds = body.get("thresholds", {})
-        if not isinstance(thresholds, Mapping):
-            fail(f"must be a table of metric = number, got {thresholds!r}", *at, "thresholds")
-        for metric, value in thresholds.items():
-            if metric not in metrics and metric not in LIGHT_METRICS:
-                fail(f"threshold for a metric the profile does not compute ({metric!r})", *at, "thresholds", metric)
-            if not _is_number(value):
-                fail(f"must be a finite number, got {value!r}", *at, "thresholds", metric)
+        limits = {}
+        for key in ("thresholds", "floors"):
+            table = limits[key] = body.get(key, {})
+            if not isinstance(table, Mapping):
+                fail(f"must be a table of metric = number, got {table!r}", *at, key)
+            for metric, value in table.items():
+                if metric not in metrics and metric not in LIGHT_METRICS:
+                    fail(f"{key[:-1]} for a metric the profile does not compute ({metric!r})", *at, key, metric)
+                if not _is_number(value):
+                    fail(f"must be a finite number, got {value!r}", *at, key, metric)
+        thresholds, floors = limits["thresholds"], limits["floors"]
         mps = body.get("min_per_stratum", 20)
         if isinstance(mps, bool) or not isinstance(mps, int) or mps < 0:
             fail(f"must be a non-negative integer, got {mps!r}", *at, "min_per_stratum")
-        profiles[str(name)] = Profile(str(name), tuple(metrics), float(rate), tuple(strat), {k: float(v) for k, v in thresholds.items()}, mps)
+        profiles[str(name)] = Profile(str(name), tuple(metrics), float(rate), tuple(strat),
+                                      {k: float(v) for k, v in thresholds.items()}, mps,
+                                      {k: float(v) for k, v in floors.items()})
     rules: list[Rule] = []
     raw_rules = data.get("rules") or []
     if not isinstance(raw_rules, (list, tuple)):

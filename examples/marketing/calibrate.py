@@ -1,4 +1,4 @@
-"""Score the simulated provider's replies with LangKit to pick the demo's refusal threshold.
+"""Score the simulated provider's replies with LangKit to pick the demo's refusal threshold and relevance floor.
 
     python -m agenttrace_examples.marketing.calibrate [--seed 0]
 
@@ -64,7 +64,8 @@ def main() -> None:
         relevance = [s["relevance"] for s in groups.get(name, [])]
         if refusal:
             print(f"{name:8} n={len(refusal):4}  refusal_similarity min {min(refusal):.3f} median "
-                  f"{statistics.median(refusal):.3f} max {max(refusal):.3f}  relevance median {statistics.median(relevance):.3f}")
+                  f"{statistics.median(refusal):.3f} max {max(refusal):.3f}  relevance min {min(relevance):.3f} "
+                  f"median {statistics.median(relevance):.3f} max {max(relevance):.3f}")
     others = [s["refusal_similarity"] for k in ("copy", "hedged") for s in groups.get(k, [])]
     refusals = [s["refusal_similarity"] for s in groups.get("refusal", [])]
     if others and refusals:

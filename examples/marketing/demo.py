@@ -44,6 +44,9 @@ SCALES = {"small": 0.1, "default": 1.0, "large": 5.0}
 OFFLINE_ENDPOINT = "https://api.simulated-llm.invalid/v1"  # the simulated provider's (fictitious) address
 
 
+DRAIN_SECONDS = 600.0  # how long the demo waits for metric scoring and export to catch up
+
+
 @dataclasses.dataclass(frozen=True)
 class Target:
     """Where spans go, and the Phoenix UI showing them when that is known."""
@@ -117,8 +120,9 @@ def metric_profiles(source: Union[str, Path, Mapping, ProfileSet], heavy: bool =
     if importlib.util.find_spec("agenttrace_langkit") is None:
         return light_only(profiles), ("light metrics only: agenttrace_langkit is not installed, so "
                                       f"{', '.join(wanted)} are skipped (pip install -e integrations/langkit)")
-    thresholds = sorted({f"{k} > {v:g}" for p in profiles.profiles.values() for k, v in p.thresholds.items()})
-    return profiles, f"LangKit {', '.join(wanted)}" + (f"; review flag when {', '.join(thresholds)}" if thresholds else "")
+    limits = sorted({f"{k} > {v:g}" for p in profiles.profiles.values() for k, v in p.thresholds.items()}
+                    | {f"{k} < {v:g}" for p in profiles.profiles.values() for k, v in p.floors.items()})
+    return profiles, f"LangKit {', '.join(wanted)}" + (f"; review flag when {' or '.join(limits)}" if limits else "")
 
 
 def _model_endpoint(llm: Optional[BaseChatModel]) -> str:
@@ -210,7 +214,7 @@ def run_demo(
 
     def update_alias() -> None:
         if telemetry.callback_handler.metrics is not None:
-            telemetry.callback_handler.metrics.flush()  # every "before" step is scored and counted
+            telemetry.callback_handler.metrics.flush(DRAIN_SECONDS)  # every "before" step is scored and counted
         tally.phase = "after"
         provider.update_alias()
 
@@ -235,7 +239,10 @@ def run_demo(
                         outcome = outcome.merge(a.run(graph, part, config, bar.update))
                 if phase == 0 and switching:
                     update_alias()
-    telemetry.shutdown()  # ends what is open, drains the metric queue, exports, stops the exporter
+    # a demo waits for every score, span and profile (a busy machine scores slower than the runs
+    # finish); shutdown then ends what is open and stops the exporter
+    telemetry.flush(DRAIN_SECONDS)
+    telemetry.shutdown()
     ui_url = target.ui_url if target else None
     return DemoSummary(
         page=project_page(ui_url, project, days) if tally.spans else None,

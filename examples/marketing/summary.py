@@ -29,9 +29,14 @@ class Tally(SpanProcessor):
         self.refusals: Counter = Counter()  # phase → chat replies flagged as refusals
         self.versions: dict[str, Counter] = {p: Counter() for p in PHASES}  # phase → response model → replies
         self._lock = threading.Lock()
+        self._phase_at_start: dict[int, str] = {}  # span id → phase when the chat request was made
 
     def on_start(self, span, parent_context=None) -> None:
-        pass
+        # a reply belongs to the phase its request was made in: a span scored by the metrics worker
+        # ends later, possibly after the alias update
+        if (span.attributes or {}).get(sc.OPERATION) == sc.OP_CHAT:
+            with self._lock:
+                self._phase_at_start[span.context.span_id] = self.phase
 
     def on_end(self, span: ReadableSpan) -> None:
         attrs = span.attributes or {}
@@ -43,16 +48,17 @@ class Tally(SpanProcessor):
             if attrs.get(sc.OPERATION) != sc.OP_CHAT:
                 return
             self.llm_calls += 1
+            phase = self._phase_at_start.pop(span.context.span_id, self.phase)
             if not span.status.is_ok:
                 self.rate_limited += _is_rate_limit(span)
                 return
             if attrs.get(sc.RESPONSE_MODEL):
-                self.versions[self.phase][str(attrs[sc.RESPONSE_MODEL])] += 1
+                self.versions[phase][str(attrs[sc.RESPONSE_MODEL])] += 1
             if "tool_calls" in (attrs.get(sc.RESPONSE_FINISH_REASONS) or ()):
                 return  # a tool call, not a reply to the user
-            self.replies[self.phase] += 1
+            self.replies[phase] += 1
             if attrs.get(sc.REVIEW_REQUIRED) and "refusal" in str(attrs.get(sc.REVIEW_REASON, "")):
-                self.refusals[self.phase] += 1
+                self.refusals[phase] += 1
 
     def shutdown(self) -> None:
         pass

@@ -12,7 +12,8 @@ re-score replaces the earlier annotation).
 A run's result is aggregated per trace by :class:`TraceScores`: scores are computed after their
 span's run ended (the metric worker ends the span once scored), so a trace is complete when every
 span started in it has ended. Then each metric gets one trace annotation: a thresholded metric its
-worst (highest) score, labelled ``flagged`` if any step was; any other metric its mean. Memory is
+worst score (the highest; the lowest for a metric with a floor, whose explanations say ``floor``),
+labelled ``flagged`` if any step was; any other metric its mean. Memory is
 bounded: at most ``max_open`` traces are tracked while open (each holds a count and one small
 aggregate per metric name), and the last ``max_closed`` completed ones are kept so a span that ends
 after its trace looked complete still updates the trace's annotation instead of replacing it.
@@ -74,15 +75,22 @@ def span_rows(span_id: str, scores: list[Score]) -> list[dict]:
 class _Metric:
     steps: int = 0
     total: float = 0.0
-    worst: float = float("-inf")
+    highest: float = float("-inf")
+    lowest: float = float("inf")
+    floored: bool = False  # flagged when low (a profile floor), so its worst is its lowest
     thresholded: bool = False
     flagged: int = 0
     first_reason: Optional[str] = None
 
+    @property
+    def worst(self) -> float:
+        return self.lowest if self.floored else self.highest
+
     def add(self, score: Score) -> None:
         self.steps += 1
         self.total += score.value
-        self.worst = max(self.worst, score.value)
+        self.highest, self.lowest = max(self.highest, score.value), min(self.lowest, score.value)
+        self.floored = self.floored or " floor " in (score.explanation or "")
         self.thresholded = self.thresholded or score.label is not None
         if score.label == "flagged":
             self.flagged += 1
@@ -107,7 +115,8 @@ def trace_rows(trace_id: str, metrics: dict) -> list[dict]:
         elif m.thresholded:
             rows.append(_row("trace_id", trace_id, name, m.worst, "flagged" if m.flagged else "pass",
                              f"worst of {steps}; {m.flagged} flagged",
-                             {**SOURCE, "aggregate": "max", "steps": m.steps, "flagged_steps": m.flagged}))
+                             {**SOURCE, "aggregate": "min" if m.floored else "max", "steps": m.steps,
+                              "flagged_steps": m.flagged}))
         else:
             rows.append(_row("trace_id", trace_id, name, m.total / m.steps, None, f"mean of {steps}",
                              {**SOURCE, "aggregate": "mean", "steps": m.steps}))
