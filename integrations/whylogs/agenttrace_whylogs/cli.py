@@ -310,7 +310,7 @@ def run(*, store_path: Path, phoenix_project: Optional[str], phoenix_url_option:
     if annotate and not phoenix_project:
         raise BadInput("--annotate needs --phoenix-project NAME (the project whose traces get the annotations)")
     annotate = bool(phoenix_project) if annotate is None else annotate
-    from . import report, rules  # whylogs, matplotlib: imported when the command runs, not for --help
+    from . import json_report, report, rules, table  # whylogs, matplotlib: imported when the command runs, not for --help
 
     phoenix = url = None
     if phoenix_project:
@@ -348,7 +348,7 @@ def run(*, store_path: Path, phoenix_project: Optional[str], phoenix_url_option:
         except rules.DriftError as err:
             raise BadInput(_with_hint(str(err))) from None
 
-        report.print_table(result, limit=top)
+        table.print_table(result, limit=top)
         reported = len(store.problems)
         for problem in store.problems:  # odd or damaged files: skipped, the rest was read
             warn(f"profile store {store.root}: {problem}")
@@ -359,7 +359,7 @@ def run(*, store_path: Path, phoenix_project: Optional[str], phoenix_url_option:
             html_path = DEFAULT_REPORT_DIR / f"drift-{stamp}.html"
         try:
             if json_path is not None:
-                click.echo(f"JSON report: {report.to_json(result, json_path)}")
+                click.echo(f"JSON report: {json_report.to_json(result, json_path)}")
             if html_path is not None:
                 click.echo(f"HTML report: {report.to_html(result, store, html_path, progress=progress)}")
         except OSError as err:
