@@ -22,7 +22,7 @@ pytest.importorskip("whylogs")
 os.environ.setdefault("WHYLOGS_NO_ANALYTICS", "1")
 
 from agenttrace_whylogs import DriftConfig, DriftError, DriftResult, ProfileStore, detect  # noqa: E402
-from agenttrace_whylogs.rules import _chi2_homogeneity, _value_counts  # noqa: E402
+from agenttrace_whylogs.stats import chi2_homogeneity, value_counts  # noqa: E402
 from drift_traffic import NEW_MODEL, generate, utc  # noqa: E402
 
 START = utc(2026, 4, 1)
@@ -201,9 +201,9 @@ def test_whylogs_chi_square_fires_on_one_rare_value_ours_does_not(tmp_path):
     theirs = ChiSquare().calculate(target_column_view=cur.get_column("tool_sequence"),
                                    reference_column_view=base.get_column("tool_sequence"), with_thresholds=True)
     assert theirs.drift_category == "DRIFT" and theirs.pvalue == 0.0
-    b, nb = _value_counts(base.get_column("tool_sequence"))
-    c, nc = _value_counts(cur.get_column("tool_sequence"))
-    _, p, _, tvd = _chi2_homogeneity(b, nb, c, nc)
+    b, nb = value_counts(base.get_column("tool_sequence"))
+    c, nc = value_counts(cur.get_column("tool_sequence"))
+    _, p, _, tvd = chi2_homogeneity(b, nb, c, nc)
     assert p > 0.15 and tvd < 0.1
 
 
