@@ -14,6 +14,7 @@ Every kind of drift the rules look for can be injected, optionally only for rows
   tool-call sequence / the route path taken;
 - ``score_shift``: shift of the relevance score, in standard deviations of the relevance score;
 - ``latency_scale``: multiplies latency;
+- ``output_scale``: multiplies the output tokens (longer or shorter replies);
 - ``error_rate``: probability that a run fails;
 - ``new_model_at``: from that time on, the ``gpt-4o`` alias is answered by a new model version with a
   new fingerprint (the alias problem; applies to every segment).
@@ -78,6 +79,7 @@ def generate(n: int, start: Union[datetime, float], end: Union[datetime, float],
              route_mix: Optional[Mix] = None,
              score_shift: float = 0.0,
              latency_scale: float = 1.0,
+             output_scale: float = 1.0,
              error_rate: float = 0.008,
              new_model_at: Optional[datetime] = None,
              where: Optional[Mapping[str, str]] = None,
@@ -87,7 +89,7 @@ def generate(n: int, start: Union[datetime, float], end: Union[datetime, float],
     """``n`` trajectories with end times uniform in [start, end).
 
     The change parameters (``refusal_rate``, ``tool_mix``, ``route_mix``, ``score_shift``,
-    ``latency_scale``, ``error_rate``) apply to the rows matching every ``where`` segment value (all rows when
+    ``latency_scale``, ``output_scale``, ``error_rate``) apply to the rows matching every ``where`` segment value (all rows when
     ``where`` is None); the other rows get the stationary defaults. ``changes`` adds more such sets,
     ``[(where, {parameter: value}), ...]``, applied in order (a later set wins for a parameter both
     set on the same rows). ``new_model_at`` applies to every ``gpt-4o`` row ending at or after that time.
@@ -115,7 +117,7 @@ def generate(n: int, start: Union[datetime, float], end: Union[datetime, float],
         return out
 
     first = {"refusal_rate": refusal_rate, "tool_mix": tool_mix, "route_mix": route_mix, "score_shift": score_shift,
-             "latency_scale": latency_scale, "error_rate": error_rate}
+             "latency_scale": latency_scale, "output_scale": output_scale, "error_rate": error_rate}
     sets = [(mask(where), first)] + [(mask(w), dict(kw)) for w, kw in changes]
     unknown = {k for _, kw in sets for k in kw} - set(first)
     if unknown:
@@ -157,7 +159,7 @@ def generate(n: int, start: Union[datetime, float], end: Union[datetime, float],
     llm_calls = 1.0 + n_tools + retries
     latency = np.round(rng.lognormal(np.log(900.0 * (1.0 + 0.8 * n_tools)), 0.35) * per_row("latency_scale", 1.0), 3)
     input_tokens = np.maximum(20, np.round(rng.normal(600 + 350 * n_tools, 120)))
-    output_tokens = np.maximum(5, np.round(rng.normal(180, 60, n)))
+    output_tokens = np.maximum(5, np.round(rng.normal(180, 60, n) * per_row("output_scale", 1.0)))
 
     scored = rng.random(n) < scored_fraction
     shift = per_row("score_shift", 0.0) * RELEVANCE_SD

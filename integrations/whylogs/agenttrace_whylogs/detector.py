@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Optional
+from typing import Optional
 
 from scipy import stats as sps
 from whylogs.core.view import DatasetProfileView
@@ -16,9 +16,9 @@ from whylogs.viz.drift.configs import ChiSquareConfig, KSTestConfig
 from agenttrace.trajectory import CATEGORICAL_FEATURES, SCORE_FEATURES
 
 from .config import DriftConfig
-from .results import ANNOTATIONS, SEVERITIES, Finding, seg_name
-from .stats import (category, chi2_homogeneity, distribution_of, fmt, is_binary, ks_test, numeric_stats, pfmt, rate_of,
-                    top_values, value_counts)
+from .results import ANNOTATIONS, SEVERITIES, Finding, seg_id
+from .stats import (category, chi2_homogeneity, distribution_of, fmt, grown_values, is_binary, ks_test, numeric_stats,
+                    rate_of, tail_cut, top_values, value_counts)
 from .store import OVERALL, ProfileStore
 
 # whylogs' drift categories → severity
@@ -28,6 +28,8 @@ MODEL_FEATURES = ("request_model", "response_model", "fingerprint", "model_versi
 BINARY_FEATURES = ("retry_exhausted", "error", "refusal_flagged")
 IGNORED = ("timestamp",)
 MAX_SCORE = 100.0
+# the runs a refusal-rate finding concerns: those with a flagged reply; their score is their refusal similarity
+REFUSED_RUNS = {"feature": "refusal_flagged", "op": ">=", "value": 1, "score": "refusal_similarity"}
 ACTIONS = {
     "latency_ms": "check provider latency, retries and tool timings",
     "input_tokens": "check prompt size (templates, retrieved context)",
@@ -52,12 +54,13 @@ class _Candidate:
     p: float
     effect_ok: bool
     score: float
-    message: Callable[[float, int], str]   # (p_adjusted, tests) → message
+    message: str                           # one line: the numbers on both sides (segment, p and tests are in the JSON)
     action: str
     baseline: dict
     current: dict
     stats: dict
     severity_cap: str = "alert"            # the worst severity this test may get
+    selector: Optional[dict] = None        # Finding.selector: which runs show it
 
 
 class Detector:
@@ -101,13 +104,10 @@ class Detector:
         if rule == "trajectory_shape":
             action = "review the agent's steps in Phoenix: prompt, tool descriptions or routing changed?"
         st = {"test": "ks (whylogs)", "statistic": d, "p": p, "hellinger": hel, "effect": d, "threshold": cfg.min_ks_statistic}
-
-        def message(p_adj: float, m: int) -> str:
-            return (f"{feature} distribution changed for {seg_name(seg)}: KS D={d:.3f} ({pfmt(p_adj)}, {m} tests), "
-                    f"median {fmt(bs.get('median'))} → {fmt(cs.get('median'))}, mean {fmt(bs.get('mean'))} → {fmt(cs.get('mean'))}")
-
+        message = (f"median {fmt(bs.get('median'))} → {fmt(cs.get('median'))}, mean {fmt(bs.get('mean'))} → "
+                   f"{fmt(cs.get('mean'))} (KS D {d:.2f})")
         self.candidates.append(_Candidate(rule, seg, feature, p, d >= cfg.min_ks_statistic, d / cfg.min_ks_statistic,
-                                          message, action, bs, cs, st))
+                                          message, action, bs, cs, st, selector=_tail(feature, base_col, cur_col)))
 
     def rate(self, rule: str, seg, feature: str, base_col, cur_col, bs: dict, cs: dict) -> None:
         cfg = self.cfg
@@ -119,14 +119,13 @@ class Detector:
         rel = (rc - rb) / rb if rb > 0 else (math.inf if rc > 0 else 0.0)
         ok = abs(rel) >= cfg.rate_rel and abs(rc - rb) >= cfg.rate_abs
         st = {"test": "fisher exact (two-sided)", "p": p, "effect": rel, "threshold": cfg.rate_rel, "abs_change": rc - rb}
-
-        def message(p_adj: float, m: int) -> str:
-            return (f"{feature} rate {rb:.2%} → {rc:.2%} for {seg_name(seg)} ({kb}/{nb} → {kc}/{nc}, "
-                    f"{'new' if math.isinf(rel) else f'{rel:+.0%}'}; {pfmt(p_adj)}, {m} tests)")
-
+        message = f"rate {rb:.2%} → {rc:.2%} ({_relative(rel)}; {kb}/{nb} → {kc}/{nc} runs)"
         score = min(MAX_SCORE, abs(rel) / cfg.rate_rel) if cfg.rate_rel > 0 else MAX_SCORE
+        # a rate that rose: the runs with the flag show it; one that fell shows on no single run
+        selector = {"feature": feature, "op": ">=", "value": 1} if rc > rb else None
         self.candidates.append(_Candidate(rule, seg, feature, p, ok, score, message,
-                                          ACTIONS.get(feature, "review the traces with this flag in Phoenix"), bs, cs, st))
+                                          ACTIONS.get(feature, "review the traces with this flag in Phoenix"), bs, cs, st,
+                                          selector=selector))
 
     # categorical features (chi-squared on frequent items) ----------------------------------
     def categorical(self, rule: str, seg, feature: str, base_col, cur_col) -> None:
@@ -139,20 +138,20 @@ class Detector:
         if dof == 0:
             return
         bs = {"n": nb, "distinct": len(base), "top": top_values(base, nb)}
-        cs = {"n": nc, "distinct": len(cur), "top": top_values(cur, nc), "new_values": top_values({v: c for v, c in cur.items() if v not in base}, nc)}
+        grown = grown_values(base, nb, cur, nc)
+        cs = {"n": nc, "distinct": len(cur), "top": top_values(cur, nc),
+              "new_values": top_values({v: c for v, c in cur.items() if v not in base}, nc), "grown_values": grown[:20]}
         # the value whose share moved most, for the message
         moved = max(set(base) | set(cur), key=lambda v: abs(base.get(v, 0) / nb - cur.get(v, 0) / nc))
         st = {"test": "chi-squared homogeneity (frequent items)", "statistic": chi2, "dof": dof, "p": p, "effect": tvd,
               "threshold": cfg.min_category_shift, "moved_value": moved}
         action = ("review the agent's tool calls and routes in Phoenix: prompt, tool descriptions or routing changed?"
                   if rule == "trajectory_shape" else ACTIONS.get(feature, "review what changed for this segment"))
-
-        def message(p_adj: float, m: int) -> str:
-            return (f"{feature} mix changed for {seg_name(seg)}: total variation {tvd:.2f} ({pfmt(p_adj)}, {m} tests); "
-                    f"'{moved or '(none)'}' {base.get(moved, 0) / nb:.1%} → {cur.get(moved, 0) / nc:.1%}")
-
+        message = (f"'{moved or '(none)'}' {base.get(moved, 0) / nb:.1%} → {cur.get(moved, 0) / nc:.1%} of runs "
+                   f"(mix moved {tvd:.2f})")
+        selector = {"feature": feature, "op": "in", "value": [v for v, _, _ in grown]} if grown else None
         self.candidates.append(_Candidate(rule, seg, feature, p, tvd >= cfg.min_category_shift, tvd / cfg.min_category_shift,
-                                          message, action, bs, cs, st))
+                                          message, action, bs, cs, st, selector=selector))
 
     # score shift ------------------------------------------------------------------------
     def score_shift(self, seg, feature: str, base_col, cur_col) -> None:
@@ -168,15 +167,11 @@ class Detector:
         p = float(2 * sps.norm.sf(abs(z))) if math.isfinite(z) else (0.0 if diff else 1.0)
         shift = diff / sd_b if sd_b > 0 else (math.inf if diff else 0.0)
         st = {"test": "welch z-test on means", "statistic": z, "p": p, "effect": shift, "threshold": cfg.score_shift_sd}
-
-        def message(p_adj: float, m: int) -> str:
-            return (f"{feature} mean {bs['mean']:.3f} → {cs['mean']:.3f} for {seg_name(seg)}: {shift:+.2f} baseline SD "
-                    f"(threshold {cfg.score_shift_sd}; {pfmt(p_adj)}, {m} tests; scored rows {bs['n']} → {cs['n']})")
-
+        message = f"mean {bs['mean']:.3f} → {cs['mean']:.3f} ({shift:+.2f} baseline SD; {bs['n']} → {cs['n']} scored runs)"
         score = min(MAX_SCORE, abs(shift) / cfg.score_shift_sd) if cfg.score_shift_sd > 0 else MAX_SCORE
         self.candidates.append(_Candidate("score_shift", seg, feature, p, abs(shift) >= cfg.score_shift_sd, score, message,
-                                          "review the lowest-scoring traces in Phoenix (filter by the score_shift annotation)",
-                                          bs, cs, st))
+                                          score_action(feature, diff), bs, cs, st,
+                                          selector=_tail(feature, base_col, cur_col, up=diff > 0)))
 
     # refusal rate -------------------------------------------------------------------------
     def refusal(self, seg, base_col, cur_col) -> None:
@@ -201,18 +196,15 @@ class Detector:
             p = float(sps.binomtest(kc, nc, cfg.refusal_abs, alternative="greater").pvalue)
             action = "investigate refusals"
             test = f"binomial (one-sided, current > {cfg.refusal_abs:.2%})"
-        rel_txt = "new" if math.isinf(rel) else f"{rel:+.0%}"
         st = {"test": test, "p": p, "effect": rel, "threshold": cfg.refusal_audit_rel, "refusal_abs": cfg.refusal_abs}
-
-        def message(p_adj: float, m: int) -> str:
-            head = (f"refusal rate {rc:.2%} ({kc}/{nc}) for {seg_name(seg)} vs baseline {rb:.2%} ({kb}/{nb}): {rel_txt}")
-            if rising:
-                return f"{head}, above {cfg.refusal_abs:.1%} ({pfmt(p_adj)}, {m} tests)"
-            return f"{head}; above {cfg.refusal_abs:.1%} but not rising ({pfmt(p_adj)} for > {cfg.refusal_abs:.1%}, {m} tests)"
-
+        if rising:
+            message = f"refusal rate {rb:.1%} → {rc:.1%} ({_relative(rel)}; {kb}/{nb} → {kc}/{nc} runs)"
+        else:
+            message = f"refusal rate {rc:.1%} ({kc}/{nc} runs), above {cfg.refusal_abs:.1%} but not rising (was {rb:.1%})"
         score = min(MAX_SCORE, rel / cfg.refusal_audit_rel) if rising and cfg.refusal_audit_rel > 0 else rc / cfg.refusal_abs / 10
         self.candidates.append(_Candidate("refusal_rate", seg, "refusal_flagged", p, True, min(MAX_SCORE, score), message,
-                                          action, bs, cs, st, severity_cap="alert" if rising else "warning"))
+                                          action, bs, cs, st, severity_cap="alert" if rising else "warning",
+                                          selector=dict(REFUSED_RUNS)))
 
     # model versions -------------------------------------------------------------------------
 
@@ -255,7 +247,7 @@ class Detector:
             if severity == "info":
                 continue
             if not c.effect_ok:
-                self.below_effect.append((c.rule, seg_name(c.segment), c.feature))
+                self.below_effect.append((c.rule, seg_id(c.segment), c.feature))
                 continue
             if c.severity_cap == "warning":
                 severity = "warning"
@@ -267,11 +259,39 @@ class Detector:
             if c.rule == "distribution_drift" and (c.segment, c.feature) in shifted:
                 continue  # the score_shift finding says it (with the numbers that matter for a score)
             self.findings.append(Finding(c.rule, severity, c.segment[0], c.segment[1], c.feature, round(float(c.score), 4),
-                                         c.message(p_adj, c.stats["tests"]), c.action, ANNOTATIONS[c.rule],
-                                         c.baseline, c.current, self.current, None, c.stats))
+                                         c.message, c.action, ANNOTATIONS[c.rule], c.baseline, c.current, self.current,
+                                         None, c.stats, c.selector))
         return tests
 
 
 def rank(f: Finding) -> tuple:
     return (SEVERITIES.index(f.severity), -f.score, (f.segment_key, f.segment_value) != OVERALL,
             f.rule, f.segment_key, f.segment_value, f.feature)
+
+
+def _relative(rel: float) -> str:
+    return "new" if math.isinf(rel) else f"{rel:+.0%}"
+
+
+def _tail(feature: str, base_col, cur_col, up: Optional[bool] = None) -> Optional[dict]:
+    """The selector of the runs in the tail that moved (beyond the KS statistic's point); ``up``
+    forces the side (a score whose mean rose: the runs above the point)."""
+    cut = tail_cut(base_col, cur_col)
+    if cut is None:
+        return None
+    op, x = cut
+    if up is not None:
+        op = ">" if up else "<="
+    return {"feature": feature, "op": op, "value": x, "score": feature}
+
+
+def score_action(feature: str, diff: float) -> str:
+    """What to do about a score whose mean moved by ``diff``: look at the runs on the side it moved to."""
+    if feature.endswith("_similarity"):  # closeness to a theme (refusal, ...): higher is more like it
+        theme = feature.removesuffix("_similarity")
+        if diff > 0:
+            return f"review the most {theme}-like replies (highest {feature}) in Phoenix"
+        return f"fewer {theme}-like replies: confirm the prompt or model change behind it"
+    if diff < 0:
+        return f"review the lowest-{feature} replies in Phoenix"
+    return f"{feature} rose: review the highest-{feature} replies to confirm the change is wanted"

@@ -38,10 +38,13 @@ def _iso(value: datetime) -> str:
 
 
 def report_dict(result: Any) -> dict:
-    """The JSON report: ``meta`` (windows, row counts, notes, counts by severity) and ``findings``."""
+    """The JSON report: ``incidents`` (the findings grouped by probable cause, ranked), ``meta``
+    (windows, row counts, notes, counts by severity, segments skipped, changes below the effect
+    sizes) and ``findings`` (ranked)."""
     from agenttrace import __version__
 
     return {
+        "incidents": [i.to_dict() for i in getattr(result, "incidents", [])],
         "meta": {
             "generated_at": _iso(datetime.now(timezone.utc)),
             "agenttrace_version": __version__,
@@ -49,6 +52,8 @@ def report_dict(result: Any) -> dict:
             "current": {"start": _iso(result.current[0]), "end": _iso(result.current[1]), "rows": result.rows_current},
             "counts": severity_counts(result.findings),
             "notes": list(result.notes),
+            "skipped": result.to_dict()["skipped"] if hasattr(result, "skipped") else [],
+            "below_effect": list(getattr(result, "below_effect", [])),
         },
         "findings": [f.to_dict() for f in result.findings],
     }

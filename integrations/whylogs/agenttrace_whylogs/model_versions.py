@@ -8,7 +8,7 @@ from typing import Callable, Optional
 
 from whylogs.core.view import DatasetProfileView
 
-from .results import ANNOTATIONS, Finding, iso
+from .results import ANNOTATIONS, Finding
 from .stats import value_counts
 from .store import ProfileStore
 
@@ -58,27 +58,28 @@ def model_version_findings(store: ProfileStore, current: tuple[datetime, datetim
             if n:
                 where[f"{seg[0]}={seg[1]}"] = n
         cs = {"value": pair, "request_model": req, "response_model": resp, "fingerprint": fp, "rows": pair_counts[pair],
-              "share": share, "segments": dict(sorted(where.items(), key=lambda x: -x[1])[:10])}
+              "share": share, "segments": dict(sorted(where.items(), key=lambda x: (-x[1], x[0])))}
+        when = f"from {first:%Y-%m-%d %H:%M}" if first else "in the current window"
+        selector = {"feature": "model_version", "op": "contains", "value": pair}
         known = base_requests.get(req)
         if known:
             previous = sorted(known, key=lambda p: -known[p])
-            old_resp = {parse(p)[1] for p in previous}
-            what = "a new response model" if resp not in old_resp else "a new fingerprint"
-            bs = {"versions": [[p, known[p]] for p in previous]}
-            msg = (f"{req} is answered by {resp} ({fp}), {what} not seen in the baseline (had: {', '.join(previous[:3])}); "
-                   f"first seen {iso(first) if first else 'in the current window'}, {share:.0%} of current {req} rows "
-                   f"({pair_counts[pair]})")
+            _, old, old_fp = parse(previous[0])
+            new_model = resp not in {parse(p)[1] for p in previous}
+            bs = {"versions": [[p, known[p]] for p in previous], "response_model": old, "fingerprint": old_fp}
+            cs["new"] = "response model" if new_model else "fingerprint"
+            answer, was = (resp, old) if new_model else (f"{resp} ({fp})", f"{old} ({old_fp})")
+            msg = f"{req} → {answer} {when} ({share:.0%} of its runs; was {was})"
+            action = f"check the provider's model updates: pin {req} to {old} or re-run your evaluations"
             findings.append(Finding("model_version_change", "alert", "*", "*", "model_version", 1 + 10 * share, msg,
-                                         "check the provider's model updates; pin the model version or re-run your evaluations",
-                                         ANNOTATIONS["model_version_change"], bs, cs, current, first,
-                                         {"test": "new value (frequent items)", "effect": share}))
+                                    action, ANNOTATIONS["model_version_change"], bs, cs, current, first,
+                                    {"test": "new value (frequent items)", "effect": share}, selector))
         else:
-            msg = (f"new requested model {req} (answered by {resp} ({fp})): not in the baseline; "
-                   f"first seen {iso(first) if first else 'in the current window'}, {pair_counts[pair]} rows")
+            msg = f"new requested model {req} (answered by {resp}) {when}, {pair_counts[pair]} runs"
             findings.append(Finding("model_version_change", "info", "*", "*", "model_version", share, msg,
-                                         "confirm the application is meant to use this model",
-                                         ANNOTATIONS["model_version_change"], {"versions": []}, cs, current, first,
-                                         {"test": "new value (frequent items)", "effect": share}))
+                                    "confirm the application is meant to use this model",
+                                    ANNOTATIONS["model_version_change"], {"versions": []}, cs, current, first,
+                                    {"test": "new value (frequent items)", "effect": share}, selector))
     return findings
 
 

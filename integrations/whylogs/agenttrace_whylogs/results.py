@@ -33,6 +33,9 @@ class Finding:
     window: tuple[datetime, datetime]   # the current window
     first_seen: Optional[datetime] = None
     stats: dict = field(default_factory=dict)  # the test: name, statistic, p, p_adjusted, tests, effect, threshold
+    # which runs show it, tested on a run's features: {"feature", "op" (">", "<", ">=", "in", "contains"), "value",
+    # "score" (the feature whose value is the run's annotation score)}; None: no single run shows it (a rate that fell)
+    selector: Optional[dict] = None
 
     @property
     def segment(self) -> tuple[str, str]:
@@ -40,7 +43,7 @@ class Finding:
 
     def to_dict(self) -> dict:
         """JSON-ready: datetimes as ISO 8601 strings, no NaN/inf."""
-        return _jsonable(asdict(self))
+        return jsonable(asdict(self))
 
 
 @dataclass
@@ -53,6 +56,10 @@ class DriftResult:
     notes: list[str]
     tests: dict[str, int] = field(default_factory=dict)  # statistical tests per rule (their sum is the Bonferroni factor)
     segments: int = 0                                    # segments evaluated, overall included
+    incidents: list = field(default_factory=list)        # incidents.Incident: the findings grouped by probable cause, ranked
+    segment_rows: dict[str, list[int]] = field(default_factory=dict)  # "key=value" ("*" overall) → [baseline, current] runs
+    skipped: list[str] = field(default_factory=list)     # segments not compared (fewer than min_rows runs on a side)
+    below_effect: list[dict] = field(default_factory=list)  # significant changes below the effect-size thresholds
 
     @property
     def alerts(self) -> list[Finding]:
@@ -63,22 +70,26 @@ class DriftResult:
         return [f for f in self.findings if f.severity == "warning"]
 
     def to_dict(self) -> dict:
-        return _jsonable({"baseline": self.baseline, "current": self.current, "rows_baseline": self.rows_baseline,
-                          "rows_current": self.rows_current, "segments": self.segments, "tests": self.tests,
-                          "alerts": len(self.alerts), "findings": [f.to_dict() for f in self.findings], "notes": self.notes})
+        """JSON-ready, the incidents first."""
+        return jsonable({"incidents": [i.to_dict() for i in self.incidents], "baseline": self.baseline,
+                         "current": self.current, "rows_baseline": self.rows_baseline, "rows_current": self.rows_current,
+                         "segments": self.segments, "tests": self.tests, "alerts": len(self.alerts),
+                         "findings": [f.to_dict() for f in self.findings], "notes": self.notes,
+                         "skipped": [{"segment": s, "rows": self.segment_rows.get(s)} for s in self.skipped],
+                         "below_effect": self.below_effect})
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, datetime):
         return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if hasattr(value, "item") and not isinstance(value, (str, bytes)):  # numpy scalars
-        return _jsonable(value.item())
+        return jsonable(value.item())
     return value
 
 
@@ -92,3 +103,8 @@ def span_text(r: tuple[datetime, datetime]) -> str:
 
 def seg_name(seg: tuple[str, str]) -> str:
     return "all traffic" if seg == OVERALL else f"{seg[0]}={seg[1]}"
+
+
+def seg_id(seg: tuple[str, str]) -> str:
+    """``key=value``, ``*`` for all runs: the keys of :attr:`DriftResult.segment_rows`."""
+    return "*" if seg == OVERALL else f"{seg[0]}={seg[1]}"

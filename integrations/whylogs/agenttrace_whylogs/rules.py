@@ -78,7 +78,8 @@ from agenttrace.trajectory import CATEGORICAL_FEATURES, NUMERIC_FEATURES, SCORE_
 from .config import DriftConfig, DriftError
 from .detector import IGNORED, Detector, rank
 from .model_versions import model_version_findings
-from .results import ANNOTATIONS, RULES, SEVERITIES, DriftResult, Finding, iso, span_text, seg_name
+from .incidents import group
+from .results import ANNOTATIONS, RULES, SEVERITIES, DriftResult, Finding, iso, seg_id, span_text
 from .store import OVERALL, ProfileStore, rows, utc
 
 __all__ = ["ANNOTATIONS", "RULES", "SEVERITIES", "DriftConfig", "DriftError", "DriftResult", "Finding", "detect"]
@@ -112,6 +113,9 @@ def detect(store: ProfileStore, *, end: Optional[datetime] = None, config: Drift
     for name, r in (("baseline", baseline), ("current", current)):
         if not r[0] < r[1]:
             raise DriftError(f"the {name} window {span_text(r)} is empty: its start must be before its end")
+    if baseline[0] < current[1] and current[0] < baseline[1]:
+        raise DriftError(f"the baseline window {span_text(baseline)} overlaps the current window {span_text(current)}: "
+                         "runs in both would be compared with themselves")
 
     known = store.segments()
     keys = list(known) if config.segment_keys is None else list(config.segment_keys)
@@ -137,6 +141,7 @@ def detect(store: ProfileStore, *, end: Optional[datetime] = None, config: Drift
     seg_views: dict[tuple[str, str], DatasetProfileView] = {}
     evaluated = 0
     skipped: list[str] = []
+    segment_rows: dict[str, list[int]] = {}
     segments = [OVERALL] + [(k, v) for k in keys for v in known[k]]
     for seg in segments:
         if seg == OVERALL:
@@ -146,8 +151,9 @@ def detect(store: ProfileStore, *, end: Optional[datetime] = None, config: Drift
             if c is not None:
                 seg_views[seg] = c
         nb, nc = rows(b), rows(c)
+        segment_rows[seg_id(seg)] = [nb, nc]
         if b is None or c is None or nb < config.min_rows or nc < config.min_rows:
-            skipped.append(f"{seg_name(seg)} ({nb} baseline / {nc} current rows)")
+            skipped.append(seg_id(seg))
             continue
         evaluated += 1
         det.segment(seg, b, c)
@@ -158,15 +164,14 @@ def detect(store: ProfileStore, *, end: Optional[datetime] = None, config: Drift
 
     notes: list[str] = []
     if skipped:
-        notes.append(f"{len(skipped)} segment(s) skipped, fewer than min_rows={config.min_rows} rows on a side: "
-                     + "; ".join(skipped[:12]) + (" ..." if len(skipped) > 12 else ""))
+        notes.append(f"{len(skipped)} segment(s) skipped: fewer than {config.min_rows} runs on a side")
     for feature, n in sorted(det.sparse.items()):
         notes.append(f"{feature}: not tested in {n} segment(s) with fewer than {config.min_rows} values on a side")
     if det.below_effect:
-        shown = "; ".join(f"{f} ({s}, {r})" for r, s, f in det.below_effect[:8])
-        notes.append(f"{len(det.below_effect)} statistically significant change(s) below the effect-size thresholds "
-                     f"not reported: {shown}{' ...' if len(det.below_effect) > 8 else ''}")
+        notes.append(f"{len(det.below_effect)} significant change(s) below the effect-size thresholds, not reported")
     for line in store.problems:
         notes.append(f"profile store: {line}")
-    return DriftResult(sorted(det.findings, key=rank), baseline, current, rows(base_all), rows(cur_all), notes,
-                       tests, evaluated)
+    findings = sorted(det.findings, key=rank)
+    return DriftResult(findings, baseline, current, rows(base_all), rows(cur_all), notes, tests, evaluated,
+                       incidents=group(findings, segment_rows, skipped), segment_rows=segment_rows, skipped=skipped,
+                       below_effect=[{"rule": r, "segment": s, "feature": f} for r, s, f in det.below_effect])

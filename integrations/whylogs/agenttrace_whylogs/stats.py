@@ -138,3 +138,37 @@ def fmt(x: Optional[float]) -> str:
 
 def pfmt(p: float) -> str:
     return "p<1e-12" if p < 1e-12 else f"p={p:.2g}"
+
+
+def tail_cut(base_col: Optional[ColumnProfileView], cur_col: Optional[ColumnProfileView]) -> Optional[tuple[str, float]]:
+    """Where the two distributions differ most (the KS statistic's point x): ``(">", x)`` when the
+    current values moved above it (fewer current values ≤ x than in the baseline), ``("<=", x)``
+    when they moved below; the runs on that side of x are the tail that moved. None when a side
+    has no distribution."""
+    base, cur = distribution_of(base_col), distribution_of(cur_col)
+    if base is None or cur is None:
+        return None
+    levels = [i / 100 for i in range(101)]
+    points = sorted(set(base.kll.value.get_quantiles(levels)) | set(cur.kll.value.get_quantiles(levels)))
+    cdf_b = base.kll.value.get_cdf(points, inclusive=True)
+    cdf_c = cur.kll.value.get_cdf(points, inclusive=True)
+    gap, x = max((abs(c - b), -i) for i, (b, c) in enumerate(zip(cdf_b, cdf_c)))
+    i = -x
+    return (">" if cdf_c[i] < cdf_b[i] else "<="), float(points[i])
+
+
+def grown_values(base: dict[str, int], base_total: int, cur: dict[str, int], cur_total: int,
+                 mass: float = 0.8) -> list[list]:
+    """The values whose share grew (new ones included), largest growth first, as
+    ``[value, baseline share, current share]``: the fewest that carry ``mass`` of the total growth,
+    leaving out values that grew less than a quarter as much as the first (sampling noise)."""
+    growth = sorted(((cur.get(v, 0) / cur_total - base.get(v, 0) / base_total, v) for v in set(base) | set(cur)),
+                    key=lambda g: (-g[0], g[1]))
+    growth = [(g, v) for g, v in growth if g > 0]
+    total, out, acc = sum(g for g, _ in growth), [], 0.0
+    for g, v in growth:
+        if out and (acc >= mass * total or g < growth[0][0] / 4):  # the rest is noise beside the main growth
+            break
+        out.append([v, base.get(v, 0) / base_total, cur.get(v, 0) / cur_total])
+        acc += g
+    return out
