@@ -24,7 +24,7 @@ The generator is vectorised with numpy so the benchmark can build 1,000,000 rows
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Mapping, Optional, Sequence, Union
 
 import numpy as np
@@ -199,3 +199,27 @@ def generate(n: int, start: Union[datetime, float], end: Union[datetime, float],
 def utc(*args: int) -> datetime:
     """``datetime(*args, tzinfo=UTC)``."""
     return datetime(*args, tzinfo=timezone.utc)
+
+
+# the alias-update scenario of the incident, table and annotation tests: 30 days of baseline, 7 current
+START, SPLIT, END = utc(2026, 10, 1), utc(2026, 10, 31), utc(2026, 11, 7)
+UPDATE = utc(2026, 11, 3, 12, 9)
+DAY = timedelta(days=1)
+BILLING_TOOLS = {"billing": {"get_invoice>refund": 0.7, "get_invoice": 0.3}}
+
+
+def alias_update(root, *, seed: int = 0, billing_tools: bool = True) -> "ProfileStore":
+    """Baseline 30 days, current 7 days; the alias update at UPDATE (in the current window). Fewer
+    than 1,024 rows on a side: whylogs' KLL sketches are exact, so the numbers are reproducible."""
+    from agenttrace_whylogs import ProfileStore
+
+    store = ProfileStore(root, window=DAY, segment_keys=SEGMENT_KEYS)
+    other = {"tool_mix": BILLING_TOOLS} if billing_tools else {}
+    with store:
+        store.write(generate(600, START, SPLIT, seed=seed + 1, scored_fraction=1.0))
+        store.write(generate(230, SPLIT, UPDATE, seed=seed + 2, scored_fraction=1.0, changes=[({"agent": "billing"}, other)]))
+        # after the update: the gpt-4o rows are answered by the new version, refused 30% of the time, 1.6x longer,
+        # 1 SD less relevant
+        store.write(generate(330, UPDATE, END, seed=seed + 3, scored_fraction=1.0, new_model_at=UPDATE, where={"request_model": "gpt-4o"},
+                             refusal_rate=0.3, output_scale=1.6, score_shift=-1.0, changes=[({"agent": "billing"}, other)]))
+    return ProfileStore(root)

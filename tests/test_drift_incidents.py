@@ -1,8 +1,6 @@
-"""Findings grouped into incidents, on real whylogs profile stores of generated traffic.
-
-The alias update: from ``UPDATE`` on, the gpt-4o alias is answered by a new version whose replies
-are refused far more often and are longer. Independently, the billing agent's tool mix changes.
-"""
+"""Findings grouped into incidents, on real whylogs profile stores of generated traffic
+(``drift_traffic.alias_update``: the gpt-4o alias moves to a new version whose replies are refused
+far more often, longer and less relevant; independently, the billing agent's tool mix changes)."""
 
 from __future__ import annotations
 
@@ -13,31 +11,12 @@ import pytest
 
 pytest.importorskip("whylogs")
 
-from agenttrace_whylogs import DriftConfig, ProfileStore, detect  # noqa: E402
+from agenttrace_whylogs import DriftConfig, detect  # noqa: E402
 from agenttrace_whylogs.incidents import Incident, group  # noqa: E402
 from agenttrace_whylogs.json_report import report_dict  # noqa: E402
-from drift_traffic import NEW_MODEL, SEGMENT_KEYS, generate, utc  # noqa: E402
+from drift_traffic import NEW_MODEL, UPDATE, alias_update  # noqa: E402
 
-START, SPLIT, END = utc(2026, 10, 1), utc(2026, 10, 31), utc(2026, 11, 7)
-UPDATE = utc(2026, 11, 3, 12, 9)
-DAY = timedelta(days=1)
-BILLING_TOOLS = {"billing": {"get_invoice>refund": 0.7, "get_invoice": 0.3}}
 CONFIG = DriftConfig(min_rows=30)
-
-
-def alias_update(root, *, seed: int = 0, billing_tools: bool = True) -> ProfileStore:
-    """Baseline 30 days, current 7 days; the alias update at UPDATE (in the current window). Fewer
-    than 1,024 rows on a side: whylogs' KLL sketches are exact, so the numbers are reproducible."""
-    store = ProfileStore(root, window=DAY, segment_keys=SEGMENT_KEYS)
-    other = {"tool_mix": BILLING_TOOLS} if billing_tools else {}
-    with store:
-        store.write(generate(600, START, SPLIT, seed=seed + 1, scored_fraction=1.0))
-        store.write(generate(230, SPLIT, UPDATE, seed=seed + 2, scored_fraction=1.0, changes=[({"agent": "billing"}, other)]))
-        # after the update: the gpt-4o rows are answered by the new version, refused 30% of the time, 1.6x longer,
-        # 1 SD less relevant
-        store.write(generate(330, UPDATE, END, seed=seed + 3, scored_fraction=1.0, new_model_at=UPDATE, where={"request_model": "gpt-4o"},
-                             refusal_rate=0.3, output_scale=1.6, score_shift=-1.0, changes=[({"agent": "billing"}, other)]))
-    return ProfileStore(root)
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,13 @@ they coincide):
 
 1. Every ``model_version_change`` alert (an alias answered by a new version) is a cause. A finding
    is its evidence when the alias's own segment (``request_model=<alias>``) shows the change: the
-   finding is in that segment, or the alias segment has a finding of the same kind (refusals:
+   finding is in that segment; or the alias segment has a finding of the same kind (refusals:
    refusal rate and refusal similarity; trajectory: tool sequence, route, steps, tool and LLM calls;
-   else the same feature) and the finding is overall or in a segment at least half of whose runs
-   ask for the alias. When the alias segment was not compared (not a segment key, too few runs),
-   that share alone decides, and an overall change no segment shows is put down to the cause.
+   else the same feature) and the finding is overall, or in a segment that has runs of the new
+   version and shows the change no more strongly than the alias segment (its runs mix the alias's
+   with others). When the alias segment was not compared (not a segment key, too few runs), a
+   segment at least half of whose runs ask for the alias is put down to the cause, and so is an
+   overall change that no segment shows.
 2. The other findings are grouped by where they come from: each kind of change is placed in the
    segment value where it is strongest (the overall segment only when no segment value shows it);
    changes placed in one segment value, or in segment values with the same runs (equal run counts
@@ -116,8 +118,9 @@ def _explains(cause: Any, f: Any, others: Sequence[Any], rows: dict[str, list[in
     share = _alias_share(cause, _seg(f), rows)
     compared = f"{alias[0]}={alias[1]}" in rows
     if compared:
-        shows = any(_seg(g) == alias and kind(g.feature) == kind(f.feature) for g in others)
-        return shows and (_seg(f) == OVERALL or (share or 0.0) >= MIN_ALIAS_SHARE)
+        # the alias's runs show it at least as strongly, and f's segment has runs of the new version in it
+        strongest = max((g.score for g in others if _seg(g) == alias and kind(g.feature) == kind(f.feature)), default=None)
+        return strongest is not None and (_seg(f) == OVERALL or (share or 0.0) > 0 and f.score <= strongest)
     if _seg(f) == OVERALL and not any(kind(g.feature) == kind(f.feature) and _seg(g) != OVERALL for g in others):
         return True
     return (share or 0.0) >= MIN_ALIAS_SHARE

@@ -59,12 +59,14 @@ def report_dict(result: Any) -> dict:
     }
 
 
+def report_text(result: Any) -> str:
+    """The JSON report as text (strict JSON: no NaN)."""
+    return json.dumps(_finite(report_dict(result)), indent=2, default=_json_default, allow_nan=False)
+
+
 def to_json(result: Any, path: str | Path) -> Path:
     """Write the JSON report to ``path`` (parent directories are created); returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(_finite(report_dict(result)), indent=2, default=_json_default, allow_nan=False)
-    path.write_text(text + "\n", encoding="utf-8")
+    path.write_text(report_text(result) + "\n", encoding="utf-8")
     return path
-
-
