@@ -392,7 +392,7 @@ def run(*, store_path: Path, phoenix_project: Optional[str], phoenix_url_option:
 
             bar = report.progress_bar(progress, desc="annotating the affected runs in Phoenix", unit=" spans")
             try:
-                count = annotate_findings(phoenix, phoenix_project, result.findings,
+                count = annotate_findings(phoenix, phoenix_project, result.findings, incidents=result.incidents,
                                           segment_keys=tuple(store.segments()),
                                           on_span=(lambda _: bar.update()) if bar is not None else None)
             except (PhoenixError, httpx.HTTPError) as err:
