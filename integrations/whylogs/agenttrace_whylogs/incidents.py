@@ -11,9 +11,9 @@ they coincide):
    is its evidence when the alias's own segment (``request_model=<alias>``) shows the change: the
    finding is in that segment; or the alias segment has a finding of the same kind (refusals:
    refusal rate and refusal similarity; trajectory: tool sequence, route, steps, tool and LLM calls;
-   else the same feature) and the finding is overall, or in a segment that has runs of the new
-   version and shows the change no more strongly than the alias segment (its runs mix the alias's
-   with others). When the alias segment was not compared (not a segment key, too few runs), a
+   else the same feature) and the finding is overall, or in a segment at least half of whose runs
+   ask for the alias, or in a segment that has runs of the new version and shows the change no
+   more strongly than the alias segment (its runs mix the alias's with others). When the alias segment was not compared (not a segment key, too few runs), a
    segment at least half of whose runs ask for the alias is put down to the cause, and so is an
    overall change that no segment shows.
 2. The other findings are grouped by where they come from: each kind of change is placed in the
@@ -120,7 +120,8 @@ def _explains(cause: Any, f: Any, others: Sequence[Any], rows: dict[str, list[in
     if compared:
         # the alias's runs show it at least as strongly, and f's segment has runs of the new version in it
         strongest = max((g.score for g in others if _seg(g) == alias and kind(g.feature) == kind(f.feature)), default=None)
-        return strongest is not None and (_seg(f) == OVERALL or (share or 0.0) > 0 and f.score <= strongest)
+        mixed = (share or 0.0) > 0 and f.score <= strongest if strongest is not None else False
+        return strongest is not None and (_seg(f) == OVERALL or (share or 0.0) >= MIN_ALIAS_SHARE or mixed)
     if _seg(f) == OVERALL and not any(kind(g.feature) == kind(f.feature) and _seg(g) != OVERALL for g in others):
         return True
     return (share or 0.0) >= MIN_ALIAS_SHARE
@@ -219,7 +220,8 @@ def effect(f: Any) -> str:
                 if moved is not None else f"{what} mix changed")
     if f.rule == "score_shift":
         return f"{label} {b.get('mean', 0.0):.2f} → {c.get('mean', 0.0):.2f}"
-    return f"{label} {_num(b.get('mean'))} → {_num(c.get('mean'))}{unit}"
+    stat = "median" if "median" in b and "median" in c else "mean"
+    return f"{label} {_num(b.get(stat))} → {_num(c.get(stat))}{unit}"
 
 
 def _effects(findings: Sequence[Any]) -> list[str]:

@@ -64,6 +64,17 @@ Findings are ranked alerts first, then warnings, then info, then by ``score`` (t
 by its threshold: 1 = at the threshold; for model version changes 1 + 10 × the share of the
 alias's current traffic), the overall segment before segment values. A score feature that has a
 ``score_shift`` finding in a segment does not also get a ``distribution_drift`` finding there.
+Baseline and current windows must not overlap.
+
+Each finding has a one-line ``message`` (the numbers of both sides; segment, p-values and the
+number of tests are in its fields and ``stats``) and a ``selector``: which runs show it (the runs
+with a flagged reply, the runs the new version answered, the tail of a distribution that moved,
+the tool sequences that grew), for annotating those runs in Phoenix. The findings are grouped into
+incidents by probable cause (``incidents.group``): ``DriftResult.incidents``.
+
+Modules: ``config`` (DriftConfig, DriftError), ``results`` (Finding, DriftResult), ``stats``
+(column statistics and tests), ``detector`` (the statistical rules), ``model_versions`` (the alias
+rule), ``incidents``; this module runs them (:func:`detect`).
 """
 
 from __future__ import annotations
