@@ -25,11 +25,14 @@ The generator is vectorised with numpy so the benchmark can build 1,000,000 rows
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Mapping, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
 from agenttrace.trajectory import Trajectory
+
+if TYPE_CHECKING:
+    from agenttrace_whylogs import ProfileStore
 
 AGENTS = {"support": 0.5, "sales": 0.3, "billing": 0.2}
 TEMPLATES = {"support": {"support_v3": 0.7, "returns_v2": 0.3}, "sales": {"sales_v1": 1.0}, "billing": {"billing_v4": 1.0}}
@@ -208,7 +211,7 @@ DAY = timedelta(days=1)
 BILLING_TOOLS = {"billing": {"get_invoice>refund": 0.7, "get_invoice": 0.3}}
 
 
-def alias_update(root, *, seed: int = 0, billing_tools: bool = True) -> "ProfileStore":
+def alias_update(root, *, seed: int = 0, billing_tools: bool = True) -> ProfileStore:
     """Baseline 30 days, current 7 days; the alias update at UPDATE (in the current window). Fewer
     than 1,024 rows on a side: whylogs' KLL sketches are exact, so the numbers are reproducible."""
     from agenttrace_whylogs import ProfileStore

@@ -28,7 +28,6 @@ STORE_ENV = "AGENTTRACE_PROFILE_STORE"
 MAX_DAYS = 36_500  # a window of up to 100 years
 DEFAULT_STORE = Path(".agenttrace") / "profiles"
 SEVERITY_RANK = {"info": 0, "warning": 1, "alert": 2}
-DASH = Path("-")
 
 
 class BadInput(Exception):
@@ -130,25 +129,6 @@ def phoenix_url(option: Optional[str]) -> str:
 
 
 # --- the steps ---------------------------------------------------------------------------------
-
-
-def output_format(fmt: str, fmt_given: bool, json_path: Optional[Path], html_path: Optional[Path]) -> str:
-    """The document printed on stdout: ``--json -`` means ``--format json`` (an explicit other
-    --format is bad input: both would go to stdout); ``--html -`` is bad input."""
-    if html_path == DASH:
-        raise BadInput("--html -: the HTML report is a page to open, not a stream: name a file (--json - or "
-                       "--format json|markdown print to stdout)")
-    if json_path == DASH:
-        if fmt_given and fmt != "json":
-            raise BadInput(f"--json - and --format {fmt} both write to stdout: use one of them")
-        return "json"
-    return fmt
-
-
-def status_printer(fmt: str):
-    """Status lines (reports written, annotations, profiling) go to stdout under the table, to
-    stderr when stdout carries a JSON or Markdown document."""
-    return lambda line: click.echo(line, err=fmt != "table")
 
 
 def _has_profiles(path: Path) -> bool:
@@ -325,7 +305,12 @@ def run(*, store_path: Path, phoenix_project: Optional[str], phoenix_url_option:
         refusal_audit: float, refusal_provider: float, min_rows: int, json_path: Optional[Path],
         html_path: Optional[Path], no_reports: bool, annotate: Optional[bool], fail_on: str, top: int = 30,
         progress: bool = True, fmt: str = "table", fmt_given: bool = False) -> int:
-    fmt = output_format(fmt, fmt_given, json_path, html_path)
+    from .outputs import DASH, output_format, status_printer
+
+    try:
+        fmt = output_format(fmt, fmt_given, json_path, html_path)
+    except ValueError as err:
+        raise BadInput(str(err)) from None
     if fmt != "table":
         json_path = None if json_path == DASH else json_path
     say = status_printer(fmt)

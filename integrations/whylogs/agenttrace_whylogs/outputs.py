@@ -10,6 +10,26 @@ from typing import Any, Callable, Optional
 import click
 
 DEFAULT_REPORT_DIR = Path(".agenttrace") / "reports"
+DASH = Path("-")
+
+
+def output_format(fmt: str, fmt_given: bool, json_path: Optional[Path], html_path: Optional[Path]) -> str:
+    """The document printed on stdout: ``--json -`` means ``--format json`` (an explicit other
+    --format is bad input, ``ValueError``: both would go to stdout); ``--html -`` is bad input."""
+    if html_path == DASH:
+        raise ValueError("--html -: the HTML report is a page to open, not a stream: name a file (--json - or "
+                       "--format json|markdown print to stdout)")
+    if json_path == DASH:
+        if fmt_given and fmt != "json":
+            raise ValueError(f"--json - and --format {fmt} both write to stdout: use one of them")
+        return "json"
+    return fmt
+
+
+def status_printer(fmt: str):
+    """Status lines (reports written, annotations, profiling) go to stdout under the table, to
+    stderr when stdout carries a JSON or Markdown document."""
+    return lambda line: click.echo(line, err=fmt != "table")
 
 
 def write_outputs(result: Any, store: Any, *, fmt: str, json_path: Optional[Path], html_path: Optional[Path],
