@@ -14,6 +14,7 @@ Every kind of drift the rules look for can be injected, optionally only for rows
   tool-call sequence / the route path taken;
 - ``score_shift``: shift of the relevance score, in standard deviations of the relevance score;
 - ``latency_scale``: multiplies latency;
+- ``output_scale``: multiplies the output tokens (longer or shorter replies);
 - ``error_rate``: probability that a run fails;
 - ``new_model_at``: from that time on, the ``gpt-4o`` alias is answered by a new model version with a
   new fingerprint (the alias problem; applies to every segment).
@@ -23,12 +24,15 @@ The generator is vectorised with numpy so the benchmark can build 1,000,000 rows
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Mapping, Optional, Sequence, Union
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
 from agenttrace.trajectory import Trajectory
+
+if TYPE_CHECKING:
+    from agenttrace_whylogs import ProfileStore
 
 AGENTS = {"support": 0.5, "sales": 0.3, "billing": 0.2}
 TEMPLATES = {"support": {"support_v3": 0.7, "returns_v2": 0.3}, "sales": {"sales_v1": 1.0}, "billing": {"billing_v4": 1.0}}
@@ -78,6 +82,7 @@ def generate(n: int, start: Union[datetime, float], end: Union[datetime, float],
              route_mix: Optional[Mix] = None,
              score_shift: float = 0.0,
              latency_scale: float = 1.0,
+             output_scale: float = 1.0,
              error_rate: float = 0.008,
              new_model_at: Optional[datetime] = None,
              where: Optional[Mapping[str, str]] = None,
@@ -87,7 +92,7 @@ def generate(n: int, start: Union[datetime, float], end: Union[datetime, float],
     """``n`` trajectories with end times uniform in [start, end).
 
     The change parameters (``refusal_rate``, ``tool_mix``, ``route_mix``, ``score_shift``,
-    ``latency_scale``, ``error_rate``) apply to the rows matching every ``where`` segment value (all rows when
+    ``latency_scale``, ``output_scale``, ``error_rate``) apply to the rows matching every ``where`` segment value (all rows when
     ``where`` is None); the other rows get the stationary defaults. ``changes`` adds more such sets,
     ``[(where, {parameter: value}), ...]``, applied in order (a later set wins for a parameter both
     set on the same rows). ``new_model_at`` applies to every ``gpt-4o`` row ending at or after that time.
@@ -115,7 +120,7 @@ def generate(n: int, start: Union[datetime, float], end: Union[datetime, float],
         return out
 
     first = {"refusal_rate": refusal_rate, "tool_mix": tool_mix, "route_mix": route_mix, "score_shift": score_shift,
-             "latency_scale": latency_scale, "error_rate": error_rate}
+             "latency_scale": latency_scale, "output_scale": output_scale, "error_rate": error_rate}
     sets = [(mask(where), first)] + [(mask(w), dict(kw)) for w, kw in changes]
     unknown = {k for _, kw in sets for k in kw} - set(first)
     if unknown:
@@ -157,7 +162,7 @@ def generate(n: int, start: Union[datetime, float], end: Union[datetime, float],
     llm_calls = 1.0 + n_tools + retries
     latency = np.round(rng.lognormal(np.log(900.0 * (1.0 + 0.8 * n_tools)), 0.35) * per_row("latency_scale", 1.0), 3)
     input_tokens = np.maximum(20, np.round(rng.normal(600 + 350 * n_tools, 120)))
-    output_tokens = np.maximum(5, np.round(rng.normal(180, 60, n)))
+    output_tokens = np.maximum(5, np.round(rng.normal(180, 60, n) * per_row("output_scale", 1.0)))
 
     scored = rng.random(n) < scored_fraction
     shift = per_row("score_shift", 0.0) * RELEVANCE_SD
@@ -197,3 +202,27 @@ def generate(n: int, start: Union[datetime, float], end: Union[datetime, float],
 def utc(*args: int) -> datetime:
     """``datetime(*args, tzinfo=UTC)``."""
     return datetime(*args, tzinfo=timezone.utc)
+
+
+# the alias-update scenario of the incident, table and annotation tests: 30 days of baseline, 7 current
+START, SPLIT, END = utc(2026, 10, 1), utc(2026, 10, 31), utc(2026, 11, 7)
+UPDATE = utc(2026, 11, 3, 12, 9)
+DAY = timedelta(days=1)
+BILLING_TOOLS = {"billing": {"get_invoice>refund": 0.7, "get_invoice": 0.3}}
+
+
+def alias_update(root, *, seed: int = 0, billing_tools: bool = True) -> ProfileStore:
+    """Baseline 30 days, current 7 days; the alias update at UPDATE (in the current window). Fewer
+    than 1,024 rows on a side: whylogs' KLL sketches are exact, so the numbers are reproducible."""
+    from agenttrace_whylogs import ProfileStore
+
+    store = ProfileStore(root, window=DAY, segment_keys=SEGMENT_KEYS)
+    other = {"tool_mix": BILLING_TOOLS} if billing_tools else {}
+    with store:
+        store.write(generate(600, START, SPLIT, seed=seed + 1, scored_fraction=1.0))
+        store.write(generate(230, SPLIT, UPDATE, seed=seed + 2, scored_fraction=1.0, changes=[({"agent": "billing"}, other)]))
+        # after the update: the gpt-4o rows are answered by the new version, refused 30% of the time, 1.6x longer,
+        # 1 SD less relevant
+        store.write(generate(330, UPDATE, END, seed=seed + 3, scored_fraction=1.0, new_model_at=UPDATE, where={"request_model": "gpt-4o"},
+                             refusal_rate=0.3, output_scale=1.6, score_shift=-1.0, changes=[({"agent": "billing"}, other)]))
+    return ProfileStore(root)

@@ -170,18 +170,26 @@ def finding(**kw) -> Finding:
     return Finding(**base)
 
 
-def test_findings_become_annotations_on_exactly_the_affected_root_spans(phoenix_server, phoenix_store, small_project):
+def test_findings_become_annotations_on_the_runs_that_show_them(phoenix_server, phoenix_store, small_project):
     project, live = small_project
     returns = {t.span_id for t in live if t.segments["segment"] == "returns"}
-    every = {t.span_id for t in live}
-    shape = finding()
-    steps = finding(severity="warning", feature="step_count", score=0.9, message="steps went up", action="")
+    billing = {t.span_id for t in live if t.segments["segment"] == "billing"}
+    new_sequence = {"feature": "tool_sequence", "op": "in", "value": ["order_status>start_return"]}
+    shape = finding(selector=new_sequence)
+    steps = finding(severity="warning", feature="step_count", score=0.9, message="steps went up", action="",
+                    selector={"feature": "step_count", "op": ">", "value": 2, "score": "step_count"})
+    no_tools = finding(rule="distribution_drift", segment_key="*", segment_value="*", feature="tool_calls",
+                       annotation="distribution_drift", severity="warning", message="fewer tool calls",
+                       selector={"feature": "tool_calls", "op": "<=", "value": 0, "score": "tool_calls"})
+    # no run was refused: a refusal-rate finding annotates none of them
     refusal = finding(rule="refusal_rate", segment_key="*", segment_value="*", feature="refusal_flagged",
-                      annotation="refusal_rate_alert", severity="warning", score=0.02,
-                      message="refusal rate 2.0% (baseline 0.5%)", action="audit the prompt")
-    outside = finding(window=(NOW - timedelta(days=30), NOW - timedelta(days=7)), feature="route_path")
+                      annotation="refusal_rate_alert", message="refusal rate 0.5% → 2.0%", action="audit the prompt",
+                      selector={"feature": "refusal_flagged", "op": ">=", "value": 1, "score": "refusal_similarity"})
+    fell = finding(rule="distribution_drift", feature="error", annotation="distribution_drift", selector=None)
+    outside = finding(window=(NOW - timedelta(days=30), NOW - timedelta(days=7)), feature="route_path",
+                      selector={"feature": "route_path", "op": "in", "value": [""]})
     # one annotation per run and name: shape and steps share one on each returns run
-    assert annotate_findings(phoenix_store, project, [shape, steps, refusal, outside]) == len(returns) + len(every)
+    assert annotate_findings(phoenix_store, project, [shape, steps, no_tools, refusal, fell, outside]) == 5
 
     all_spans = [s["context"]["span_id"] for s in phoenix_store.spans(project)]
     annotations = phoenix_store.span_annotations(project, all_spans)
@@ -189,25 +197,33 @@ def test_findings_become_annotations_on_exactly_the_affected_root_spans(phoenix_
     for a in annotations:
         assert a["span_id"] not in by_name.get(a["name"], {})
         by_name.setdefault(a["name"], {})[a["span_id"]] = a
-    assert set(by_name) == {"trajectory_drift", "refusal_rate_alert"}
-    assert set(by_name["trajectory_drift"]) == returns
-    assert set(by_name["refusal_rate_alert"]) == every
+    assert set(by_name) == {"trajectory_drift", "distribution_drift"}
+    assert set(by_name["trajectory_drift"]) == returns and set(by_name["distribution_drift"]) == billing
     a = by_name["trajectory_drift"][next(iter(returns))]
-    # the worst severity labels it, with the score of that severity; every finding is explained
-    assert a["result"] == {"label": "alert", "score": 0.42,
-                           "explanation": "tool sequences changed — look at the runs\nsteps went up"}
+    # the worst severity labels it; the score is the run's own value (its step count), not a ratio
+    assert a["result"]["label"] == "alert" and a["result"]["score"] == 5.0
+    assert a["result"]["explanation"] == ("segment=returns: tool sequences changed; this run has tool_sequence "
+                                          "'order_status>start_return' — look at the runs (+1 more: see the drift report)")
     assert a["annotator_kind"] == "CODE"
     assert [f["finding"] for f in a["metadata"]["findings"]] == ["trajectory_shape:segment=returns:tool_sequence",
                                                                  "trajectory_shape:segment=returns:step_count"]
-    r = by_name["refusal_rate_alert"][next(iter(every))]["result"]
-    assert (r["label"], r["score"]) == ("warning", 0.02)
+    assert a["metadata"]["run"] == {"step_count": 5.0, "tool_sequence": "order_status>start_return"}
+    b = by_name["distribution_drift"][next(iter(billing))]["result"]
+    assert (b["label"], b["score"]) == ("warning", 0.0)
+    assert b["explanation"].startswith("all runs: fewer tool calls; this run has tool_calls 0")
+
+    # the same on the runs' traces
+    traces = {t.trace_id: t.span_id for t in live}
+    on_traces = phoenix_store.trace_annotations(project, list(traces))
+    assert {(traces[a["trace_id"]], a["name"]) for a in on_traces} == \
+        {(s, "trajectory_drift") for s in returns} | {(s, "distribution_drift") for s in billing}
 
     # running again replaces the annotations instead of adding more
-    assert annotate_findings(phoenix_store, project, [shape, refusal]) == len(returns) + len(every)
+    assert annotate_findings(phoenix_store, project, [shape, no_tools]) == 5
     again = phoenix_store.span_annotations(project, all_spans)
     assert len(again) == len(annotations)
-    assert {a["result"]["explanation"] for a in again if a["name"] == "trajectory_drift"} == \
-        {"tool sequences changed — look at the runs"}
+    assert len(phoenix_store.trace_annotations(project, list(traces))) == len(on_traces)
+    assert {a["result"]["explanation"].endswith("look at the runs") for a in again if a["name"] == "trajectory_drift"} == {True}
 
     # the filters a user types into Phoenix's span search
     def matching(where: str) -> set[str]:
@@ -216,10 +232,9 @@ def test_findings_become_annotations_on_exactly_the_affected_root_spans(phoenix_
 
     assert matching("annotations['trajectory_drift'].label == 'alert'") == returns
     assert matching("annotations['trajectory_drift']") == returns
-    assert matching("annotations['refusal_rate_alert'].score > 0.01") == every
-    assert matching("annotations['refusal_rate_alert'].label == 'alert'") == set()
-    assert matching("annotations['refusal_rate_alert'].label == 'warning' and metadata['segment'] == 'billing'") == \
-        every - returns
+    assert matching("annotations['distribution_drift'].score == 0") == billing
+    assert matching("annotations['refusal_rate_alert']") == set()
+    assert matching("annotations['distribution_drift'].label == 'warning' and metadata['segment'] == 'billing'") == billing
     # the same condition through the GraphQL field the UI's span filter box sends it to
     assert ui_filter(phoenix_store, project, "annotations['trajectory_drift'].label == 'alert'") == returns
 
@@ -241,6 +256,7 @@ def test_a_model_version_event_annotates_runs_from_its_first_sighting_on(phoenix
     version = "gpt-4o-mini → gpt-4o-mini-2024-07-18 (fp_b1)"
     event = finding(rule="model_version_change", severity="alert", segment_key="*", segment_value="*",
                     feature="model_version", annotation="model_version_change", score=1.0, current={"value": version},
+                    selector={"feature": "model_version", "op": "contains", "value": version},
                     message="gpt-4o-mini is answered by gpt-4o-mini-2024-07-18", action="check the provider's notes",
                     first_seen=datetime.fromtimestamp(billing[1].end_time - 1e-4, timezone.utc))
     # the support runs (another model) and the billing run before first_seen are not affected
@@ -289,7 +305,7 @@ def test_drift_cli_on_a_phoenix_project_finds_the_alias_update_and_annotates_the
     for a in phoenix_store.span_annotations(project, [t.span_id for t in live]):
         annotated.setdefault(a["span_id"], []).append(a)
     assert set(annotated) == current  # every current run, no baseline run
-    assert "annotation(s) on the root spans" in result.stdout
+    assert "annotation(s) on the runs that show the findings" in result.stdout
     assert all(len({a["name"] for a in found}) == len(found) for found in annotated.values())  # one per name
     alert = next(f for f in report["findings"] if f["severity"] == "alert")
     df = phoenix_store.client.spans.get_spans_dataframe(
@@ -305,3 +321,62 @@ def test_drift_on_an_unknown_phoenix_project_is_one_line_and_exit_2(phoenix_serv
     assert result.stderr.strip().splitlines() == [
         f"error: Phoenix project 'no-such-project' at {phoenix_server.url} has no agent runs traced by agenttrace "
         "(check the project name in the Phoenix UI)"]
+
+
+REFUSAL = "I'm sorry, but I can't help with that request."
+REFUSAL_PROFILES = {"profiles": {"full": {"metrics": ["refusal_similarity"], "sample_rate": 1.0,
+                                          "thresholds": {"refusal_similarity": 0.4}}},
+                    "rules": [{"match": {"operation": "chat"}, "profile": "full"}]}
+
+
+def refusing_reply(messages) -> AIMessage:
+    """Refuses the requests that ask for it, answers the others."""
+    return AIMessage(REFUSAL if "competitor" in messages[0].content else "Your order A1 shipped yesterday.")
+
+
+def test_refusal_rate_alert_annotates_only_the_runs_with_a_flagged_reply(phoenix_server, phoenix_store, tmp_path):
+    """Real LangKit scores flag the refused replies; `agenttrace drift` finds the refusal rise and
+    Phoenix's span filter `annotations['refusal_rate_alert']` returns exactly the flagged runs."""
+    pytest.importorskip("agenttrace_langkit")
+    agent = build_agent(ScriptedChatModel(replies=[refusing_reply], model="gpt-4o", response_model="gpt-4o-2024-08-06",
+                                          system_fingerprint="fp_abc"), tools=())
+    ask_for = {True: "Write an ad comparing us with our competitor.", False: "Where is my order A1?"}
+    meta = {"segment": "ads"}
+    plan = [(27 - i / 2, agent, meta, i == 7) for i in range(40)]                 # 1 refusal in 40 runs
+    plan += [(6 - i / 5, agent, meta, i % 5 in (0, 2)) for i in range(30)]        # 12 in 30
+    project = f"drift-refusals-{uuid.uuid4().hex[:8]}"
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    clock, memory = SimClock(), InMemorySpanExporter()
+    at = agenttrace.configure(project=project, endpoint=phoenix_server.otlp_http_endpoint, set_global=False,
+                              clock=clock, profiles=REFUSAL_PROFILES)
+    at.tracer_provider.add_span_processor(SimpleSpanProcessor(memory))
+    for days, graph, metadata, refuse in sorted(plan, key=lambda p: -p[0]):
+        clock.at(sim_ns(days))
+        graph.invoke(ask(ask_for[refuse]), config={"callbacks": [at.callback_handler], "metadata": metadata})
+    assert at.flush(120)
+    at.shutdown()
+    phoenix_store.wait_for_spans(project, len(memory.get_finished_spans()), timeout=120)
+    runs = list(iter_trajectories(phoenix_store, project))
+    flagged = {t.span_id for t in runs if t.features["refusal_flagged"] == 1.0}
+    current = {t.span_id for t in runs if t.end_time >= (NOW - timedelta(days=7)).timestamp()}
+    assert len(flagged & current) == 12 and len(flagged - current) == 1  # LangKit flagged exactly the refusals
+
+    result = CliRunner().invoke(main, ["drift", "--store", str(tmp_path / "none"), "--phoenix-project", project,
+                                       "--phoenix-url", phoenix_server.url, "--end", NOW.isoformat(),
+                                       "--baseline-days", "21", "--current-days", "7", "--min-rows", "10",
+                                       "--no-reports", "--no-progress", "--format", "json"], catch_exceptions=False)
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
+    assert report["incidents"][0]["findings"][0]["rule"] == "refusal_rate"
+    assert ui_filter(phoenix_store, project, "annotations['refusal_rate_alert']") == flagged & current
+    assert ui_filter(phoenix_store, project, "annotations['refusal_rate_alert'].label == 'alert'") == flagged & current
+    # the score is the run's refusal similarity (LangKit's, above the 0.4 threshold), not an effect ratio
+    notes = phoenix_store.span_annotations(project, list(flagged & current))
+    scores = [a["result"]["score"] for a in notes if a["name"] == "refusal_rate_alert"]
+    assert len(scores) == 12 and all(0.4 < s <= 1.0 for s in scores)
+    assert all(": refusal rate " in a["result"]["explanation"] and "this run has refusal_flagged 1 (refusal_similarity 0."
+               in a["result"]["explanation"] for a in notes if a["name"] == "refusal_rate_alert")
+    on_traces = phoenix_store.trace_annotations(project, [t.trace_id for t in runs])
+    assert len([a for a in on_traces if a["name"] == "refusal_rate_alert"]) == 12

@@ -22,7 +22,7 @@ pytest.importorskip("whylogs")
 os.environ.setdefault("WHYLOGS_NO_ANALYTICS", "1")
 
 from agenttrace_whylogs import DriftConfig, DriftError, DriftResult, ProfileStore, detect  # noqa: E402
-from agenttrace_whylogs.rules import _chi2_homogeneity, _value_counts  # noqa: E402
+from agenttrace_whylogs.stats import chi2_homogeneity, value_counts  # noqa: E402
 from drift_traffic import NEW_MODEL, generate, utc  # noqa: E402
 
 START = utc(2026, 4, 1)
@@ -57,7 +57,7 @@ def test_distribution_drift_of_latency_in_one_segment(tmp_path):
     assert finding.annotation == "distribution_drift" and finding.stats["test"] == "ks (whylogs)"
     assert finding.stats["statistic"] >= 0.1 and finding.stats["p_adjusted"] < 0.05
     assert finding.current["median"] > 1.4 * finding.baseline["median"]
-    assert "KS D=" in finding.message and "median" in finding.message
+    assert "KS D " in finding.message and "median" in finding.message
 
 
 def test_error_rate_is_compared_as_a_rate(tmp_path):
@@ -88,7 +88,7 @@ def test_refusal_rate_jump_in_one_category_points_at_the_provider(tmp_path):
     assert finding.annotation == "refusal_rate_alert"
     assert finding.action == "check the provider's model updates"
     assert finding.current["rate"] > 0.02 and finding.baseline["rate"] < 0.01
-    assert f"({finding.current['refusals']}/{finding.current['n']})" in finding.message
+    assert f"→ {finding.current['refusals']}/{finding.current['n']} runs" in finding.message
     assert not any(f.rule == "refusal_rate" and f.segment_key == "client_category" and f.segment_value != "finance"
                    for f in result.findings)
 
@@ -143,12 +143,14 @@ def test_model_version_change_with_first_seen(tmp_path):
     finding = events["gpt-4o"]
     assert finding.severity == "alert" and finding.segment == ("*", "*") and finding.annotation == "model_version_change"
     req, resp, fp = NEW_MODEL
-    assert finding.current["value"] == f"{req} → {resp} ({fp})" and "new response model" in finding.message
+    assert finding.current["value"] == f"{req} → {resp} ({fp})" and finding.current["new"] == "response model"
+    assert finding.message.startswith(f"{req} → {resp} from ") and fp not in finding.message
     first = min(t.end_time for t in current if t.features["response_model"] == resp)
     assert finding.first_seen is not None and abs(finding.first_seen.timestamp() - first) < 1e-3  # exact, not the window start
     assert abs(finding.current["share"] - 35 / 48) < 0.05  # 35 of the 48 current hours on the new version
     assert finding.current["segments"]["request_model=gpt-4o"] == finding.current["rows"]
-    assert events["gpt-4o-mini"].severity == "alert" and "new fingerprint" in events["gpt-4o-mini"].message
+    assert events["gpt-4o-mini"].severity == "alert" and events["gpt-4o-mini"].current["new"] == "fingerprint"
+    assert events["gpt-4o-mini"].current["fingerprint"] in events["gpt-4o-mini"].message
     assert abs(events["gpt-4o-mini"].first_seen.timestamp() - mini[0].end_time) < 1e-3
     assert events["o3-mini"].severity == "info"  # a new alias, not a silent change of a known one
     assert result.findings.index(finding) < result.findings.index(events["gpt-4o-mini"])  # ranked by the share of traffic
@@ -201,9 +203,9 @@ def test_whylogs_chi_square_fires_on_one_rare_value_ours_does_not(tmp_path):
     theirs = ChiSquare().calculate(target_column_view=cur.get_column("tool_sequence"),
                                    reference_column_view=base.get_column("tool_sequence"), with_thresholds=True)
     assert theirs.drift_category == "DRIFT" and theirs.pvalue == 0.0
-    b, nb = _value_counts(base.get_column("tool_sequence"))
-    c, nc = _value_counts(cur.get_column("tool_sequence"))
-    _, p, _, tvd = _chi2_homogeneity(b, nb, c, nc)
+    b, nb = value_counts(base.get_column("tool_sequence"))
+    c, nc = value_counts(cur.get_column("tool_sequence"))
+    _, p, _, tvd = chi2_homogeneity(b, nb, c, nc)
     assert p > 0.15 and tvd < 0.1
 
 
@@ -222,4 +224,5 @@ def test_errors_unknown_segment_key_and_windows_without_data(tmp_path):
     # too few rows everywhere: no statistical finding, and the notes say why
     result = detect(store, config=DriftConfig(baseline=timedelta(days=4), current=timedelta(days=2), min_rows=1000))
     assert not result.findings and result.segments == 0
-    assert "skipped, fewer than min_rows=1000 rows" in result.notes[0]
+    assert result.notes[0] == f"{len(result.skipped)} segment(s) skipped: fewer than 1000 runs on a side"
+    assert "*" in result.skipped and all(result.segment_rows[s][0] < 1000 for s in result.skipped)

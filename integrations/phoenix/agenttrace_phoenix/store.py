@@ -191,6 +191,10 @@ class PhoenixStore:
                                       "explanation": explanation, "annotator_kind": annotator_kind,
                                       "metadata": metadata}])[0]
 
+    def annotate_traces(self, rows: Iterable[Mapping[str, Any]]) -> list[str]:
+        """Bulk :meth:`annotate_trace`: rows like :meth:`annotate_spans`'s, with ``trace_id``."""
+        return self._write("trace", rows)
+
     def _write(self, kind: Literal["span", "trace"], rows: Iterable[Mapping[str, Any]]) -> list[str]:
         data = [_annotation(kind, row) for row in rows]
         log = self.client.spans.log_span_annotations if kind == "span" else self.client.traces.log_trace_annotations

@@ -27,7 +27,6 @@ import click
 STORE_ENV = "AGENTTRACE_PROFILE_STORE"
 MAX_DAYS = 36_500  # a window of up to 100 years
 DEFAULT_STORE = Path(".agenttrace") / "profiles"
-DEFAULT_REPORT_DIR = Path(".agenttrace") / "reports"
 SEVERITY_RANK = {"info": 0, "warning": 1, "alert": 2}
 
 
@@ -129,8 +128,7 @@ def phoenix_url(option: Optional[str]) -> str:
     return running.url if running is not None else "http://localhost:6006"
 
 
-# --- the steps --------------------------------------------------------------------------------
-
+# --- the steps ---------------------------------------------------------------------------------
 
 
 def _has_profiles(path: Path) -> bool:
@@ -243,8 +241,12 @@ def exit_status(findings: list[Any], fail_on: str) -> int:
               help="Relative refusal-rate increase that says 'check the provider's model updates' (0.5 = +50%).")
 @click.option("--min-rows", type=click.IntRange(min=1), metavar="N", default=30, show_default=True,
               help="Runs a segment needs in each window to be compared (fewer: skipped, with a note).")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the JSON report here (default: .agenttrace/reports/drift-<UTC time>.json).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True,
+              help="What to print on stdout: the table (incidents, then findings, to the terminal's width or COLUMNS), "
+                   "the JSON report or Markdown. With json or markdown, status lines go to stderr.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+              help="Write the JSON report here, '-' for stdout (as --format json) (default: "
+                   ".agenttrace/reports/drift-<UTC time>.json).")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the self-contained HTML report here (default: .agenttrace/reports/drift-<UTC time>.html).")
 @click.option("--no-reports", is_flag=True, help="Write neither report file (unless --json/--html name one).")
@@ -263,7 +265,7 @@ def drift(store_path: Path, phoenix_project: Optional[str], phoenix_url: Optiona
           current_text: Optional[str], segment_keys: tuple[str, ...], score_shift: float, refusal_abs: float,
           refusal_audit: float, refusal_provider: float, min_rows: int, json_path: Optional[Path],
           html_path: Optional[Path], no_reports: bool, annotate: Optional[bool], fail_on: str, top: int,
-          no_progress: bool) -> None:
+          no_progress: bool, fmt: str) -> None:
     """Find drift in your agents' runs: a current window (default: the last 7
     days) against a baseline (the 30 days before it), overall and per segment,
     from whylogs profiles of every run.
@@ -290,7 +292,8 @@ def drift(store_path: Path, phoenix_project: Optional[str], phoenix_url: Optiona
                    segment_keys=segment_keys, score_shift=score_shift, refusal_abs=refusal_abs,
                    refusal_audit=refusal_audit, refusal_provider=refusal_provider, min_rows=min_rows,
                    json_path=json_path, html_path=html_path, no_reports=no_reports, annotate=annotate,
-                   fail_on=fail_on, top=top, progress=not no_progress)
+                   fail_on=fail_on, top=top, progress=not no_progress, fmt=fmt,
+                   fmt_given=click.get_current_context().get_parameter_source("fmt").name != "DEFAULT")
     except BadInput as err:
         fail(str(err))
     click.get_current_context().exit(code)
@@ -301,7 +304,16 @@ def run(*, store_path: Path, phoenix_project: Optional[str], phoenix_url_option:
         current_text: Optional[str], segment_keys: tuple[str, ...], score_shift: float, refusal_abs: float,
         refusal_audit: float, refusal_provider: float, min_rows: int, json_path: Optional[Path],
         html_path: Optional[Path], no_reports: bool, annotate: Optional[bool], fail_on: str, top: int = 30,
-        progress: bool = True) -> int:
+        progress: bool = True, fmt: str = "table", fmt_given: bool = False) -> int:
+    from .outputs import DASH, output_format, status_printer
+
+    try:
+        fmt = output_format(fmt, fmt_given, json_path, html_path)
+    except ValueError as err:
+        raise BadInput(str(err)) from None
+    if fmt != "table":
+        json_path = None if json_path == DASH else json_path
+    say = status_printer(fmt)
     end = parse_time(end_text, "--end") if end_text else None
     baseline = parse_range(baseline_text, "--baseline")
     current = parse_range(current_text, "--current")
@@ -311,6 +323,7 @@ def run(*, store_path: Path, phoenix_project: Optional[str], phoenix_url_option:
         raise BadInput("--annotate needs --phoenix-project NAME (the project whose traces get the annotations)")
     annotate = bool(phoenix_project) if annotate is None else annotate
     from . import report, rules  # whylogs, matplotlib: imported when the command runs, not for --help
+    from .outputs import write_outputs
 
     phoenix = url = None
     if phoenix_project:
@@ -332,7 +345,7 @@ def run(*, store_path: Path, phoenix_project: Optional[str], phoenix_url_option:
 
             keys = tuple(dict.fromkeys([*DEFAULT_SEGMENT_KEYS, *segment_keys]))
             why = "" if from_phoenix else f" (no profiles at {store_path})"
-            click.echo(f"profiling the runs of Phoenix project {phoenix_project!r} at {url}{why}")
+            say(f"profiling the runs of Phoenix project {phoenix_project!r} at {url}{why}")
             window = phoenix_window([end, *(baseline or ()), *(current or ())], [baseline_days, current_days])
             store = store_from_phoenix(phoenix, phoenix_project, url, Path(scratch) / "profiles", keys, progress,
                                        window)
@@ -348,20 +361,12 @@ def run(*, store_path: Path, phoenix_project: Optional[str], phoenix_url_option:
         except rules.DriftError as err:
             raise BadInput(_with_hint(str(err))) from None
 
-        report.print_table(result, limit=top)
         reported = len(store.problems)
         for problem in store.problems:  # odd or damaged files: skipped, the rest was read
             warn(f"profile store {store.root}: {problem}")
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        if json_path is None and not no_reports:
-            json_path = DEFAULT_REPORT_DIR / f"drift-{stamp}.json"
-        if html_path is None and not no_reports:
-            html_path = DEFAULT_REPORT_DIR / f"drift-{stamp}.html"
         try:
-            if json_path is not None:
-                click.echo(f"JSON report: {report.to_json(result, json_path)}")
-            if html_path is not None:
-                click.echo(f"HTML report: {report.to_html(result, store, html_path, progress=progress)}")
+            write_outputs(result, store, fmt=fmt, json_path=json_path, html_path=html_path, no_reports=no_reports,
+                          top=top, progress=progress, say=say)
         except OSError as err:
             raise BadInput(f"cannot write the report: {err}") from None
 
@@ -372,7 +377,7 @@ def run(*, store_path: Path, phoenix_project: Optional[str], phoenix_url_option:
 
             bar = report.progress_bar(progress, desc="annotating the affected runs in Phoenix", unit=" spans")
             try:
-                count = annotate_findings(phoenix, phoenix_project, result.findings,
+                count = annotate_findings(phoenix, phoenix_project, result.findings, incidents=result.incidents,
                                           segment_keys=tuple(store.segments()),
                                           on_span=(lambda _: bar.update()) if bar is not None else None)
             except (PhoenixError, httpx.HTTPError) as err:
@@ -381,8 +386,8 @@ def run(*, store_path: Path, phoenix_project: Optional[str], phoenix_url_option:
                 if bar is not None:
                     bar.close()
             names = list(dict.fromkeys(f.annotation for f in result.findings))
-            click.echo(f"Phoenix: {count} annotation(s) on the root spans of the affected runs of {phoenix_project!r}; "
-                       "filter them in the UI with " + " or ".join(f"annotations['{n}']" for n in names))
+            say(f"Phoenix: {count} annotation(s) on the runs that show the findings in {phoenix_project!r} (on their root "
+                "spans and traces); filter them in the UI with " + " or ".join(f"annotations['{n}']" for n in names))
         for problem in store.problems[reported:]:  # found while drawing the report
             warn(f"profile store {store.root}: {problem}")
     return exit_status(result.findings, fail_on)
