@@ -193,7 +193,7 @@ def test_phoenix_links_filter_the_traces_of_the_project(drifted, phoenix_server,
                    phoenix_project=project).read_text()
     hrefs = re.findall(r'<li id="incident-[^"]+">.*?<a class=phoenix href="([^"]+)"', page, flags=re.S)
     assert len(hrefs) == len(result.incidents)
-    assert hrefs[0].startswith(f"{phoenix_server.url}/projects/{project_id}/traces?traceFilterCondition=annotations%5B")
+    assert hrefs[0].startswith(f"{phoenix_server.url}/projects/{project_id}/spans?spanFilterCondition=annotations%5B")
     assert "timeRangeStart=2026-10-31T00%3A00%3A00.000Z&amp;timeRangeEnd=2026-11-07T00%3A00%3A00.000Z" in hrefs[0]
 
 
@@ -236,21 +236,24 @@ def test_an_incident_link_opens_phoenix_filtered_to_its_runs(phoenix_server, pho
 
     from agenttrace_whylogs.report_links import incident_condition, phoenix_project
 
-    project = seed_project(phoenix_server, phoenix_store, {"alert": 2, "warning": 1})
-    finding = type("F", (), {"annotation": "refusal_rate_alert", "severity": "alert"})()
-    incident = Incident("i", "alert", "refusals up", None, "check", [("*", "*")], [finding], None, ["refusal_rate_alert"])
+    project = seed_project(phoenix_server, phoenix_store, {"alert": 2, "warning": 1, "info": 1})
+    # an incident whose refusal findings are an alert in one segment and a warning in another
+    findings = [type("F", (), {"annotation": "refusal_rate_alert", "severity": s})() for s in ("alert", "warning")]
+    incident = Incident("i", "alert", "refusals up", None, "check", [("*", "*")], findings, None, ["refusal_rate_alert"])
+    condition = incident_condition(incident)
+    assert condition == ("annotations['refusal_rate_alert'].label == 'alert' or "
+                         "annotations['refusal_rate_alert'].label == 'warning'")
     now = datetime.now(timezone.utc)
-    link = phoenix_project(phoenix_server.url, project).traces_link(incident_condition(incident),
-                                                                    (now - timedelta(days=30), now + timedelta(hours=1)))
+    link = phoenix_project(phoenix_server.url, project).runs_link(condition, (now - timedelta(days=30), now + timedelta(hours=1)))
     browser.get(link)
 
     def rows(driver) -> set[str]:
         return {cell.text for cell in driver.find_elements(By.CSS_SELECTOR, "tbody tr td")
-                if re.fullmatch(r"(alert|warning|plain)-\d", cell.text)}
+                if re.fullmatch(r"(alert|warning|info|plain)-\d", cell.text)}
 
     try:
         WebDriverWait(browser, 60, poll_frequency=0.5).until(lambda d: rows(d))
     finally:
         browser.save_screenshot(str(tmp_path / "phoenix-filtered.png"))
-    assert rows(browser) == {"alert-0", "alert-1"}
-    assert "annotations['refusal_rate_alert'].label == 'alert'" in browser.page_source.replace("&#39;", "'")
+    assert rows(browser) == {"alert-0", "alert-1", "warning-0"}  # not info-0, not the runs without annotation
+    assert browser.find_element(By.CSS_SELECTOR, ".cm-content").text == condition  # the filter box shows it

@@ -87,7 +87,7 @@ def _phoenix_link(incident: Any, project: Optional[PhoenixProject], window: Sequ
     condition = incident_condition(incident)
     if project is None or not condition:
         return ""
-    href = project.traces_link(condition, window)
+    href = project.runs_link(condition, window)
     if project.filters_in_link:
         return f' · <a class=phoenix href="{_e(href)}" title="{_e(condition)}">affected runs in Phoenix</a>'
     return (f' · <a class=phoenix href="{_e(href)}">Phoenix project {_e(project.name)}</a>, filter: '

@@ -1,12 +1,14 @@
-"""Links from the drift report to the Phoenix traces an incident concerns.
+"""Links from the drift report to the Phoenix runs an incident concerns.
 
-Phoenix 20.26's project page reads its trace filter from the URL: ``traceFilterCondition`` (the
-traces tab; ``spanFilterCondition`` on the spans tab) and its time range from ``timeRangeStart``
-/ ``timeRangeEnd`` (ISO 8601), so a link opens the traces tab filtered to the runs annotated with
-the incident's findings, over the current window (Phoenix would otherwise open on "Last 7 Days").
-The page is addressed by the project's id, which Phoenix's REST API gives for its name
+Phoenix 20.26's project page reads its filter from the URL: ``spanFilterCondition`` on the spans
+tab (span-grain: ``annotations['name'].label == 'alert'`` matches the span annotations the drift
+command writes on the root span of each affected run), ``traceFilterCondition`` on the traces tab
+(trace-grain: it accepts only ``trace_annotations[...]``), and its time range from
+``timeRangeStart`` / ``timeRangeEnd`` (ISO 8601). So a link opens the spans tab filtered to the
+annotated runs over the current window (Phoenix would otherwise open on "Last 7 Days"). The page
+is addressed by the project's id, which Phoenix's REST API gives for its name
 (``GET /v1/projects/{name}``); when Phoenix cannot be asked, the link goes to
-``/redirects/projects/{name}`` (which drops the query string) and the report shows the filter to
+``/redirects/projects/{name}`` (which drops any query string) and the report shows the filter to
 paste beside it.
 """
 
@@ -24,14 +26,14 @@ class PhoenixProject:
     name: str                 # project name
     id: Optional[str] = None  # Phoenix's id of the project (None: not known; links use the redirect by name)
 
-    def traces_link(self, condition: str, window: Optional[Sequence[datetime]] = None) -> str:
-        """The traces tab filtered by ``condition`` over ``window``; without an id, the project page."""
+    def runs_link(self, condition: str, window: Optional[Sequence[datetime]] = None) -> str:
+        """The spans tab filtered by ``condition`` over ``window``; without an id, the project page."""
         if self.id is None:
             return f"{self.url}/redirects/projects/{quote(self.name, safe='')}"
-        query = {"traceFilterCondition": condition}
+        query = {"spanFilterCondition": condition}
         if window is not None:
             query.update(timeRangeStart=_iso(window[0]), timeRangeEnd=_iso(window[1]))
-        return f"{self.url}/projects/{quote(self.id, safe='')}/traces?{urlencode(query, quote_via=quote)}"
+        return f"{self.url}/projects/{quote(self.id, safe='')}/spans?{urlencode(query, quote_via=quote)}"
 
     @property
     def filters_in_link(self) -> bool:
