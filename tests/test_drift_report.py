@@ -65,13 +65,13 @@ def incidents_of(result) -> list[Incident]:
     refusal = [f for f in result.findings if f.rule == "refusal_rate"]
     assert refusal, [f.message for f in result.findings]
     caused = [model, *refusal]
-    out = [Incident("inc-alias", "alert", "gpt-4o → gpt-4o-2024-11-20 from 11-03 09:00: refusals 0.3% → 6%",
-                    "the gpt-4o alias now answers with gpt-4o-2024-11-20", "check the provider's model updates",
-                    [f.segment for f in refusal], caused, model.first_seen,
-                    ["model_version_change", "refusal_rate_alert"])]
+    change = f"{model.current['request_model']} → {model.current['response_model']}"
+    title = (f"{change} from {model.first_seen:%m-%d %H:%M}: refusals {refusal[0].baseline['rate']:.1%} → "
+             f"{refusal[0].current['rate']:.1%}")
+    out = [Incident("inc-alias", "alert", title, f"{change}", "check the provider's model updates",
+                    [f.segment for f in refusal], caused, model.first_seen, ["model_version_change", "refusal_rate_alert"])]
     for i, f in enumerate(f for f in result.findings if f not in caused):
-        out.append(Incident(f"inc-{i}", f.severity, f"{f.feature} changed for {f.segment_value}", None, f.action,
-                            [f.segment], [f], None, [f.annotation]))
+        out.append(Incident(f"inc-{i}", f.severity, f.message, None, f.action, [f.segment], [f], None, [f.annotation]))
     return out
 
 
@@ -114,7 +114,7 @@ def test_the_report_leads_with_one_line_per_incident(drifted, page):
     items = re.findall(r'<li id="incident-([^"]+)">(.*?)</li>', body, flags=re.S)
     assert [i for i, _ in items] == [inc.id for inc in result.incidents]
     alias = items[0][1]
-    assert "gpt-4o → gpt-4o-2024-11-20 from 11-03 09:00: refusals 0.3% → 6%" in alias
+    assert re.search(r"gpt-4o → gpt-4o-2024-11-20 from 11-03 09:\d\d: refusals 0\.\d% → \d\.\d%", alias), alias
     assert "check the provider&#x27;s model updates" in alias and "\n" not in alias
     # the incidents come before every plot and before the table of findings
     assert body.index("Incidents") < body.index("<img") < body.index('id="findings"')

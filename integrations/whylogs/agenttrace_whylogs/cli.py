@@ -361,7 +361,7 @@ def run(*, store_path: Path, phoenix_project: Optional[str], phoenix_url_option:
             if json_path is not None:
                 click.echo(f"JSON report: {report.to_json(result, json_path)}")
             if html_path is not None:
-                click.echo(f"HTML report: {report.to_html(result, store, html_path, progress=progress)}")
+                click.echo(f"HTML report: {report.to_html(result, store, html_path, progress=progress, config=config, phoenix_url=url, phoenix_project=phoenix_project)}")
         except OSError as err:
             raise BadInput(f"cannot write the report: {err}") from None
 
