@@ -12,11 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
-
-FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars")
+from make_screenshot import FLAGS, chromium
 
 
 def main(report: Path | None = None, out: Path = Path(__file__).with_name("drift-report.png"),
@@ -26,11 +22,8 @@ def main(report: Path | None = None, out: Path = Path(__file__).with_name("drift
         if not reports:
             sys.exit("no report in .agenttrace/reports: run `agenttrace drift` first (bash examples/run.sh)")
         report = reports[-1]
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in (*FLAGS, f"--window-size={width},{height}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    flags = tuple(f for f in FLAGS if not f.startswith("--window-size"))
+    driver = chromium((*flags, "--hide-scrollbars", f"--window-size={width},{height}"))
     try:
         driver.get(report.resolve().as_uri())
         time.sleep(1)
