@@ -13,6 +13,6 @@ agenttrace phoenix start
 agenttrace demo "$@"
 echo
 echo "==> agenttrace drift: the last 7 simulated days against the 30 before"
-agenttrace drift --phoenix-project agenttrace-demo --fail-on never --top 12
+agenttrace drift --phoenix-project agenttrace-demo --profiles examples/marketing/profiles.toml --fail-on never --top 12
 echo
 echo "Phoenix keeps running at $(agenttrace phoenix url 2>/dev/null || echo 'the URL above'); stop it with: .venv/bin/agenttrace phoenix stop"

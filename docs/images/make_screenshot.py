@@ -15,13 +15,22 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
-from agenttrace_phoenix import PhoenixStore, find_running
-
 FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1500,900")
 
 
+def chromium(flags: tuple[str, ...]) -> webdriver.Chrome:
+    """Debian's headless Chromium, driven by its chromedriver."""
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in flags:
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+
+
 def main(project: str = "agenttrace-demo", out: Path = Path(__file__).with_name("phoenix-demo.png")) -> None:
+    from agenttrace_phoenix import PhoenixStore, find_running
+
     server = find_running()
     if server is None:
         sys.exit("no local Phoenix is running: start it with `agenttrace phoenix start` and run `agenttrace demo`")
@@ -33,11 +42,7 @@ def main(project: str = "agenttrace-demo", out: Path = Path(__file__).with_name(
 
     trace_id, _ = max(store.traces(project).items(), key=lambda kv: interest(kv[1]))
     project_id = store.client.projects.get(project_name=project)["id"]
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in FLAGS:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver = chromium(FLAGS)
     try:
         driver.get(f"{server.url}/projects/{project_id}/traces/{trace_id}")
         time.sleep(6)

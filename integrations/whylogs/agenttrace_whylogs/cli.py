@@ -260,12 +260,15 @@ def exit_status(findings: list[Any], fail_on: str) -> int:
               help="Show the N highest-ranked findings in the terminal (0: all); the reports always have all.")
 @click.option("--no-progress", is_flag=True,
               help="Show no progress bars (profiling a Phoenix project's spans, drawing the HTML report).")
+@click.option("--profiles", "profiles_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              metavar="FILE", help="The metric profile file the runs were scored with: its thresholds and floors "
+                                   "are drawn on the HTML report's score plots.")
 def drift(store_path: Path, phoenix_project: Optional[str], phoenix_url: Optional[str], from_phoenix: bool,
           end_text: Optional[str], baseline_days: float, current_days: float, baseline_text: Optional[str],
           current_text: Optional[str], segment_keys: tuple[str, ...], score_shift: float, refusal_abs: float,
           refusal_audit: float, refusal_provider: float, min_rows: int, json_path: Optional[Path],
           html_path: Optional[Path], no_reports: bool, annotate: Optional[bool], fail_on: str, top: int,
-          no_progress: bool, fmt: str) -> None:
+          no_progress: bool, fmt: str, profiles_path: Optional[Path]) -> None:
     """Find drift in your agents' runs: a current window (default: the last 7
     days) against a baseline (the 30 days before it), overall and per segment,
     from whylogs profiles of every run.
@@ -292,7 +295,7 @@ def drift(store_path: Path, phoenix_project: Optional[str], phoenix_url: Optiona
                    segment_keys=segment_keys, score_shift=score_shift, refusal_abs=refusal_abs,
                    refusal_audit=refusal_audit, refusal_provider=refusal_provider, min_rows=min_rows,
                    json_path=json_path, html_path=html_path, no_reports=no_reports, annotate=annotate,
-                   fail_on=fail_on, top=top, progress=not no_progress, fmt=fmt,
+                   fail_on=fail_on, top=top, progress=not no_progress, fmt=fmt, profiles_path=profiles_path,
                    fmt_given=click.get_current_context().get_parameter_source("fmt").name != "DEFAULT")
     except BadInput as err:
         fail(str(err))
@@ -304,7 +307,8 @@ def run(*, store_path: Path, phoenix_project: Optional[str], phoenix_url_option:
         current_text: Optional[str], segment_keys: tuple[str, ...], score_shift: float, refusal_abs: float,
         refusal_audit: float, refusal_provider: float, min_rows: int, json_path: Optional[Path],
         html_path: Optional[Path], no_reports: bool, annotate: Optional[bool], fail_on: str, top: int = 30,
-        progress: bool = True, fmt: str = "table", fmt_given: bool = False) -> int:
+        progress: bool = True, fmt: str = "table", fmt_given: bool = False,
+        profiles_path: Optional[Path] = None) -> int:
     from .outputs import DASH, output_format, status_printer
 
     try:
@@ -366,7 +370,9 @@ def run(*, store_path: Path, phoenix_project: Optional[str], phoenix_url_option:
             warn(f"profile store {store.root}: {problem}")
         try:
             write_outputs(result, store, fmt=fmt, json_path=json_path, html_path=html_path, no_reports=no_reports,
-                          top=top, progress=progress, say=say)
+                          top=top, progress=progress, say=say,
+                          html_options={"config": config, "profiles": profiles_path, "phoenix_url": url,
+                                        "phoenix_project": phoenix_project})
         except OSError as err:
             raise BadInput(f"cannot write the report: {err}") from None
 
