@@ -1,9 +1,15 @@
 """Browser tests: what a user sees in Phoenix's UI — a session that reads as a chat, turn by turn,
-and a trace tree where retries, fallbacks and routes say what they are. Screenshots go to
-docs/images/ (the docs show them)."""
+and a trace tree where retries, fallbacks and routes say what they are.
+
+Screenshots go to a temporary directory; to re-take the ones in the docs::
+
+    AGENTTRACE_SCREENSHOT_DIR=docs/images .venv/bin/python -m pytest tests/test_phoenix_readable_ui.py
+"""
 
 from __future__ import annotations
 
+import os
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -19,7 +25,6 @@ from test_retry_route import flaky
 
 pytestmark = [pytest.mark.phoenix, pytest.mark.browser]
 
-IMAGES = Path(__file__).resolve().parents[1] / "docs" / "images"
 TURNS = ("Where is my order A1?", "And when does it arrive?")
 
 
@@ -38,8 +43,9 @@ def _texts(driver, selector: str) -> list[str]:
 
 
 def _shot(driver, name: str) -> Path:
-    IMAGES.mkdir(parents=True, exist_ok=True)
-    path = IMAGES / name
+    images = Path(os.environ.get("AGENTTRACE_SCREENSHOT_DIR") or tempfile.mkdtemp(prefix="agenttrace-shots-"))
+    images.mkdir(parents=True, exist_ok=True)
+    path = images / name
     driver.save_screenshot(str(path))
     return path
 
