@@ -107,8 +107,14 @@ class SpanLife:
 
     def detach(self, state: RunState) -> None:
         token, state.token = state.token, None
-        if token is not None and trace.get_current_span() is state.span:
-            self._reset(token)  # else: ended in another thread/task, or a newer context is still active
+        if token is not None and trace.get_current_span() is state.span and self._reset(token):
+            # else: ended in another thread/task, or a newer context is still active. Runs started side
+            # by side in one context (RunnableRetry.batch starts every input's run, then ends them)
+            # leave the one started before this run current, possibly ended: the application's then
+            current = trace.get_current_span()
+            app = self._outer.get(current)
+            if app is not None and not current.is_recording():
+                otel_context.attach(app)
 
     def finish(self, state: RunState, attrs: dict, error: Optional[BaseException] = None, end: bool = True) -> None:
         """Set the final attributes (and the error), detach, end. Never leaves a context attached."""

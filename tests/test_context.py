@@ -136,3 +136,26 @@ def test_threads_running_agents_concurrently(handler, spans):
     for root in s.roots():
         members = [m for m in s.all if m.context.trace_id == root.context.trace_id]
         assert len({m.attributes[sc.CONVERSATION_ID] for m in members}) == 1
+
+
+def test_runs_started_side_by_side_in_one_context_leave_nothing_attached(handler, provider, spans):
+    """RunnableRetry.batch starts every input's run in the caller's context, then ends them in order."""
+    calls = {"n": 0}
+
+    def flaky(x):
+        calls["n"] += 1
+        if calls["n"] % 2:
+            raise ValueError("try again")
+        return x * 10
+
+    retried = RunnableLambda(flaky).with_retry(stop_after_attempt=3, wait_exponential_jitter=False)
+    tracer = provider.get_tracer("app")
+    with tracer.start_as_current_span("app-request") as app_span:
+        assert retried.batch([1, 2, 3], config={"callbacks": [handler]}) == [10, 20, 30]
+        assert trace.get_current_span() is app_span  # the application's span is current again, not a run's
+        with tracer.start_as_current_span("after") as after:
+            pass
+    assert trace.get_current_span() is trace.INVALID_SPAN
+    roots = [s for s in spans().all if s.name.startswith("invoke_workflow")]
+    assert len(roots) == 3 and all(s.parent.span_id == app_span.get_span_context().span_id for s in roots)
+    assert after.parent.span_id == app_span.get_span_context().span_id  # not nested under an ended run
