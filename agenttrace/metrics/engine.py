@@ -21,7 +21,7 @@ from typing import Any, Mapping, NamedTuple, Optional, Protocol, Sequence
 
 from .. import semconv as sc
 from .light import light_metrics
-from .profiles import LIGHT_METRICS, Profile, ProfileSet
+from .profiles import LIGHT_METRICS, REFUSAL_SOURCES, Profile, ProfileSet
 from .sampling import StratifiedSampler
 
 logger = logging.getLogger("agenttrace")
@@ -73,8 +73,8 @@ def _flag(span, profile: Profile, scores: Mapping[str, Optional[float]], window_
             verdict = _verdict(name, float(value), threshold, floor)
             event[sc.EVALUATION_SCORE_LABEL] = "flagged" if verdict.reason else "pass"
             event[sc.EVALUATION_EXPLANATION] = verdict.explanation
-            if verdict.reason:
-                reasons.append(verdict.reason)
+            if verdict.reason and not (name in REFUSAL_SOURCES.values() and name != profile.refusal_metric):
+                reasons.append(verdict.reason)  # the other refusal score is labelled, but does not raise the flag
         if name not in LIGHT_METRICS or threshold is not None or floor is not None:
             span.add_event(EVALUATION_EVENT, event, timestamp=end_time)
     if reasons:

@@ -7,6 +7,10 @@ its formulas: a theme score is the max cosine between the text's embedding and e
 group; relevance is the (unclipped) cosine of the prompt's and the response's embeddings. What
 differs is the execution: texts from many spans are encoded in one batch, and embeddings of repeated
 texts (templated prompts, theme phrases) are cached.
+
+Besides LangKit's metrics, the scorer computes agenttrace's refusal and hedging detectors
+(``refusal_score``, ``hedging_score``: :mod:`agenttrace_langkit.detectors`) from the same response
+embeddings.
 """
 
 from __future__ import annotations
@@ -82,7 +86,12 @@ class LangKitScorer:
         self._cache_size = cache_size
         self._lock = threading.Lock()
         self._group_matrix: dict = {}
-        self.metrics = tuple(["relevance"] + [f"{g}_similarity" for g in groups] + list(TEXT_STATS))
+        from . import detectors
+
+        self.detectors = detectors.load()
+        #: the detectors' calibrated thresholds (shipped with their weights)
+        self.default_thresholds = {name: d.threshold for name, d in self.detectors.items()}
+        self.metrics = tuple(["relevance"] + [f"{g}_similarity" for g in groups] + list(self.detectors) + list(TEXT_STATS))
 
     @property
     def theme_metrics(self) -> dict[str, str]:
@@ -133,6 +142,12 @@ class LangKitScorer:
                         row[metric] = float(getattr(textstat, metric)(response))
                     except Exception:  # noqa: BLE001 - e.g. empty text
                         row[metric] = None
+        wanted = [m for m in self.detectors if m in metrics]
+        if wanted:
+            embeddings = resp.float().cpu().numpy()
+            for metric in wanted:
+                for row, value in zip(out, self.detectors[metric].score(embeddings).tolist()):
+                    row[metric] = value
         for metric, group in self.theme_metrics.items():
             if metric not in metrics:
                 continue

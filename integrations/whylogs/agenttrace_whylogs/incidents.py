@@ -37,7 +37,7 @@ from typing import Any, Optional, Sequence
 
 OVERALL = ("*", "*")
 SEVERITY_ORDER = {"alert": 0, "warning": 1, "info": 2}
-KINDS = {"refusal_flagged": "refusals", "refusal_similarity": "refusals", "tool_sequence": "trajectory",
+KINDS = {"refusal_flagged": "refusals", "refusal_similarity": "refusals", "refusal_score": "refusals", "tool_sequence": "trajectory",
          "route_path": "trajectory", "step_count": "trajectory", "tool_calls": "trajectory", "llm_calls": "trajectory"}
 MIN_ALIAS_SHARE = 0.5   # a segment value at least this much on the alias counts as the alias's traffic
 MAX_EFFECTS = 2         # effects named in a title
