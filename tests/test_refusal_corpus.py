@@ -20,7 +20,9 @@ def test_the_corpus_is_labeled_split_and_free_of_duplicates():
     assert all(set(r) == {"text", "label", "agent", "split"} and r["text"].strip() for r in rows)
     assert {r["label"] for r in rows} == LABELS and {r["agent"] for r in rows} == {"marketing", "support"}
     assert len({r["text"].strip().lower() for r in rows}) == len(rows)
+    assert {r["split"] for r in rows} == {"build", "heldout", "fresh"}
     counts = Counter((r["label"], r["split"]) for r in rows)
-    for label in LABELS:  # every label on both sides, roughly half and half
+    for label in LABELS:  # every label on both sides, roughly half and half, and in the fresh held-out part
         build, heldout = counts[(label, "build")], counts[(label, "heldout")]
         assert build >= 40 and heldout >= 40 and abs(build - heldout) <= 1
+        assert counts[(label, "fresh")] >= 25

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
-import json
 import math
 import os
 import socket
 import time
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence, Union
-from urllib.parse import quote, urlsplit
-from urllib.request import urlopen
+from urllib.parse import urlsplit
 
 from langchain_core.language_models import BaseChatModel
 from opentelemetry.sdk.resources import Resource
@@ -78,15 +76,15 @@ def resolve_target(endpoint: Optional[str] = None, protocol: Optional[str] = Non
 def project_page(ui_url: Optional[str], project: str, days: float) -> Optional[str]:
     """The Phoenix page of ``project`` showing the whole simulated period (Phoenix opens on the
     last 7 days; its ``timeRangeKey`` URL parameter takes any ``<N>d``), or None when Phoenix does
-    not answer with the project."""
-    if not ui_url:
-        return None
+    not answer with the project (or the Phoenix integration is not installed)."""
     try:
-        with urlopen(f"{ui_url}/v1/projects/{quote(project, safe='')}", timeout=5) as response:
-            project_id = json.load(response)["data"]["id"]
-    except (OSError, ValueError, KeyError, TypeError):
+        from agenttrace_phoenix.store import project_id
+    except ImportError:
         return None
-    return f"{ui_url}/projects/{project_id}" + (f"?timeRangeKey={math.ceil(days) + 1}d" if days > 0 else "")
+    found = project_id(ui_url, project) if ui_url else None
+    if found is None:
+        return None
+    return f"{ui_url}/projects/{found}" + (f"?timeRangeKey={math.ceil(days) + 1}d" if days > 0 else "")
 
 
 def reachable(endpoint: str, timeout: float = 0.5) -> bool:

@@ -58,6 +58,18 @@ def project_path(project: str) -> str:
                            "'/', '?' or '#'") from None
 
 
+def project_id(url: str, project: str, timeout: float = 5.0) -> Optional[str]:
+    """Phoenix's id of ``project`` (REST ``GET /v1/projects/{name}``), which its UI pages are
+    addressed by (``/projects/<id>/spans``); None when Phoenix cannot be reached, has no such
+    project, or the name cannot be one URL segment."""
+    try:
+        response = httpx.get(f"{url.rstrip('/')}/v1/projects/{project_path(project)}", timeout=timeout)
+        response.raise_for_status()
+        return str(response.json()["data"]["id"])
+    except (PhoenixError, httpx.HTTPError, ValueError, KeyError, TypeError):
+        return None
+
+
 class PhoenixStore:
     """Spans and annotations of a Phoenix server at ``base_url`` (e.g. ``http://127.0.0.1:6006``).
     ``headers`` are sent with every request (e.g. ``{"Authorization": "Bearer <key>"}``)."""

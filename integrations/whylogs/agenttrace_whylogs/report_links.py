@@ -45,17 +45,14 @@ def _iso(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
-def project_id(url: str, name: str, timeout: float = 5.0) -> Optional[str]:
-    """Phoenix's id of project ``name`` (REST ``GET /v1/projects/{name}``), None when Phoenix
-    cannot be reached or has no such project."""
-    import httpx
-
+def project_id(url: str, name: str) -> Optional[str]:
+    """Phoenix's id of project ``name``, asked by the Phoenix integration; None when that is not
+    installed, Phoenix cannot be reached or has no such project."""
     try:
-        response = httpx.get(f"{url}/v1/projects/{quote(name, safe='')}", timeout=timeout)
-        response.raise_for_status()
-        return str(response.json()["data"]["id"])
-    except (httpx.HTTPError, ValueError, KeyError, TypeError):
+        from agenttrace_phoenix.store import project_id as lookup
+    except ImportError:
         return None
+    return lookup(url, name)
 
 
 def phoenix_project(url: Optional[str], name: Optional[str], *, resolve: bool = True) -> Optional[PhoenixProject]:
