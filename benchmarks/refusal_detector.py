@@ -62,6 +62,12 @@ def main() -> None:
     for name, r in evaluate(scorer, data).items():
         fb = ", ".join(f"{k} {v}" for k, v in r["false_by_label"].items() if v) or "none"
         print(f"{name:38} {r['label']:8} {r['n']:4d} {r['recall']:7.3f} {r['precision']:9.3f}  {fb}")
+        per_agent = []
+        for a in sorted({x["agent"] for x in data}):
+            n = sum(1 for x in data if x["agent"] == a and x["label"] == r["label"])
+            missed = sum(1 for x in r["missed"] if x["agent"] == a)
+            per_agent.append(f"{a} {n - missed}/{n}")
+        print(f"{'':38} caught by agent: {', '.join(per_agent)}")
         if args.verbose:
             for x in r["missed"]:
                 print(f"    missed: {x['text']}")

@@ -199,3 +199,24 @@ def test_refusal_flag_follows_the_profile_setting(provider, exporter, scorer):
     reasons, flagged = _refusal_reviews(provider, exporter, scorer, "langkit")
     assert [r.split(" ", 1)[0] for r in reasons] == ["refusal_similarity", "", ""]
     assert flagged == [1.0, 0.0, 0.0]
+
+
+def test_the_detector_flags_with_its_calibrated_threshold_when_the_profile_sets_none(provider, exporter, scorer):
+    from langchain_core.messages import AIMessage
+
+    from agenttrace.testing import ScriptedChatModel
+
+    profiles = load({"profiles": {"p": {"metrics": ["refusal_score", "hedging_score"]}},
+                     "rules": [{"match": {"operation": "chat"}, "profile": "p"}]})
+    engine = MetricsEngine(profiles, scorer)
+    handler = CallbackHandler(provider, metrics=engine)
+    for reply in ("I won't write copy that pretends the sale ends tonight.", "Your order shipped today and arrives Thursday."):
+        ScriptedChatModel(replies=[AIMessage(content=reply)], model="gpt-4o").invoke("Write it", config={"callbacks": [handler]})
+    assert engine.flush(30)
+    refusal, plain = sorted(exporter.get_finished_spans(), key=lambda s: s.start_time)
+    exporter.clear()
+    limit = scorer.default_thresholds["refusal_score"]
+    assert refusal.attributes[sc.REVIEW_REASON].startswith("refusal_score ") and refusal.attributes[sc.REVIEW_REASON].endswith(f"> {limit:g}")
+    assert sc.REVIEW_REQUIRED not in plain.attributes
+    labels = {e.attributes[sc.EVALUATION_NAME]: e.attributes.get(sc.EVALUATION_SCORE_LABEL) for e in plain.events}
+    assert labels == {"refusal_score": "pass", "hedging_score": "pass"}

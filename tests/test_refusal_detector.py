@@ -7,6 +7,7 @@ held-out texts were never used to fit or calibrate. Figures: ``benchmarks/refusa
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -30,12 +31,13 @@ def langkit_scorer():
 
 
 def test_heldout_split_was_not_built_from():
-    from agenttrace_langkit.detectors import EXAMPLES
+    from agenttrace_langkit.detectors import EXAMPLES, WEIGHTS
 
     examples = EXAMPLES.read_text(encoding="utf-8")
     held = refusal_detector.rows("heldout")
     assert len(held) >= 200
     assert not [r["text"] for r in held if r["text"] in examples]
+    assert "split=build" in json.loads(WEIGHTS.read_text(encoding="utf-8"))["trained_on"]
 
 
 def test_refusal_precision_on_heldout(heldout):
@@ -43,14 +45,9 @@ def test_refusal_precision_on_heldout(heldout):
     assert r["precision"] >= 0.95, r["false_flags"]
 
 
-@pytest.mark.xfail(strict=True, reason="held-out refusal recall is 0.94 (47/50), short of the 0.95 target")
-def test_refusal_recall_target_on_heldout(heldout):
-    assert heldout["refusal_score"]["recall"] >= 0.95
-
-
 def test_refusal_recall_on_heldout_far_above_langkit(heldout):
     ours, langkit = heldout["refusal_score"], heldout["refusal_similarity > 0.4 (LangKit)"]
-    assert ours["recall"] >= 0.94, [m["text"] for m in ours["missed"]]
+    assert ours["recall"] >= 0.95, [m["text"] for m in ours["missed"]]
     assert ours["recall"] > langkit["recall"] + 0.5
 
 
@@ -65,3 +62,24 @@ def test_scores_are_probabilities_from_the_shared_embeddings(langkit_scorer):
     assert all(0.0 <= row[m] <= 1.0 for row in rows for m in ("refusal_score", "hedging_score"))
     assert rows[0]["refusal_score"] > langkit_scorer.default_thresholds["refusal_score"] > rows[1]["refusal_score"]
     assert set(rows[0]) == {"refusal_score", "hedging_score"}
+
+
+def test_a_decline_inside_long_compliant_copy_is_caught_sentence_by_sentence(langkit_scorer):
+    from agenttrace_langkit.detectors import segments
+
+    copy = ("Subject: Your winter edit is here. Hi Sam, the new wool coats just landed in six colours, with free "
+            "returns for 60 days. The charcoal double-breasted one sold out twice last year. Shop the edit before "
+            "the weekend. I left out the line saying only two coats are left, since stock isn't actually limited.")
+    assert len(segments(copy)) == 5
+    scores = langkit_scorer.score([("Write the e-mail", copy), ("Write the e-mail", copy.rsplit(" I left", 1)[0])],
+                                  ["refusal_score", "hedging_score"])
+    limit = langkit_scorer.default_thresholds["refusal_score"]
+    assert scores[0]["refusal_score"] > limit > scores[1]["refusal_score"]
+    assert scores[0]["hedging_score"] < langkit_scorer.default_thresholds["hedging_score"]  # whole-reply tone
+
+
+def test_quoted_words_are_not_the_reply_declining():
+    from agenttrace_langkit.detectors import own_words
+
+    assert own_words('The French "je ne peux pas venir" means “I can\'t come.”') == "the french  quoted  means  quoted "
+    assert own_words("I can't write that. It's the customer’s call.") == "i can't write that. it's the customer’s call."

@@ -89,9 +89,10 @@ class LangKitScorer:
         from . import detectors
 
         self.detectors = detectors.load()
+        detector_metrics = self.detectors.metrics if self.detectors else ()
         #: the detectors' calibrated thresholds (shipped with their weights)
-        self.default_thresholds = {name: d.threshold for name, d in self.detectors.items()}
-        self.metrics = tuple(["relevance"] + [f"{g}_similarity" for g in groups] + list(self.detectors) + list(TEXT_STATS))
+        self.default_thresholds = dict(self.detectors.thresholds) if self.detectors else {}
+        self.metrics = tuple(["relevance"] + [f"{g}_similarity" for g in groups] + list(detector_metrics) + list(TEXT_STATS))
 
     @property
     def theme_metrics(self) -> dict[str, str]:
@@ -119,6 +120,23 @@ class LangKitScorer:
             self._group_matrix[group] = torch.nn.functional.normalize(self.embed(phrases), dim=-1) if phrases else None
         return self._group_matrix[group]
 
+    def _detect(self, resp, responses: list[str]) -> dict[str, list[float]]:
+        """The detectors' scores per response: on its embedding (``resp``, already computed) and,
+        for a reply of several sentences, on each sentence's (embedded in one batch)."""
+        import numpy as np
+        import torch
+
+        from .detectors import segments
+
+        rows, texts, groups = [resp.float().cpu().numpy()], list(responses), []
+        if self.detectors.by_sentence:
+            parts = [(i, part) for i, text in enumerate(responses) for part in segments(text)]
+            if parts:
+                rows.append(torch.nn.functional.normalize(self.embed([p for _, p in parts]), dim=-1).float().cpu().numpy())
+                texts += [p for _, p in parts]
+                groups += [i for i, _ in parts]
+        return self.detectors.score(np.vstack(rows), texts, groups)
+
     def score(self, pairs: Sequence[tuple[str, str]], metrics: Sequence[str]) -> list[dict[str, Optional[float]]]:
         import torch
 
@@ -142,12 +160,12 @@ class LangKitScorer:
                         row[metric] = float(getattr(textstat, metric)(response))
                     except Exception:  # noqa: BLE001 - e.g. empty text
                         row[metric] = None
-        wanted = [m for m in self.detectors if m in metrics]
+        wanted = [m for m in (self.detectors.metrics if self.detectors else ()) if m in metrics]
         if wanted:
-            embeddings = resp.float().cpu().numpy()
-            for metric in wanted:
-                for row, value in zip(out, self.detectors[metric].score(embeddings).tolist()):
-                    row[metric] = value
+            for metric, values in self._detect(resp, responses).items():
+                if metric in wanted:
+                    for row, value in zip(out, values):
+                        row[metric] = value
         for metric, group in self.theme_metrics.items():
             if metric not in metrics:
                 continue
