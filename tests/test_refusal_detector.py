@@ -83,3 +83,18 @@ def test_quoted_words_are_not_the_reply_declining():
 
     assert own_words('The French "je ne peux pas venir" means “I can\'t come.”') == "the french  quoted  means  quoted "
     assert own_words("I can't write that. It's the customer’s call.") == "i can't write that. it's the customer’s call."
+
+
+def test_the_shipped_weights_are_what_the_build_script_makes(langkit_scorer):
+    """``python -m agenttrace_langkit.detectors.build --calibrate tests/data/refusal_corpus.jsonl``
+    rebuilds detectors_v2.json from the example set and the corpus's build split."""
+    import numpy as np
+
+    from agenttrace_langkit.detectors import WEIGHTS, build
+
+    shipped = json.loads(WEIGHTS.read_text(encoding="utf-8"))
+    rebuilt = build.build(refusal_detector.CORPUS, scorer=langkit_scorer)
+    assert rebuilt["vocabulary"] == shipped["vocabulary"] and rebuilt["classes"] == shipped["classes"]
+    assert np.allclose(rebuilt["weights"], shipped["weights"], atol=1e-3)
+    for metric, d in shipped["detectors"].items():
+        assert abs(rebuilt["detectors"][metric]["threshold"] - d["threshold"]) < 0.01, metric
