@@ -259,15 +259,18 @@ def test_refusal_detector_flags_refusals_after_the_update_more_often():
     summary = run_demo(["email", "router"], counts={"email": 60, "router": 60}, span_exporter=exporter, progress=False)
     share = {p: summary.refusals.get(p, 0) / summary.replies[p] for p in ("before", "after")}
     assert share["after"] > 2 * share["before"] and share["after"] >= 0.15
-    caught, langkit, refusals = 0, 0, 0
+    caught, langkit, refusals, others, false = 0, 0, 0, 0, 0
     for c in chats(Spans(exporter.get_finished_spans())):
         text = c.attributes[f"{sc.OI_LLM_OUTPUT_MESSAGES}.0.{sc.OI_MESSAGE_CONTENT}"]  # the default content format
-        flagged = bool(c.attributes.get(sc.REVIEW_REQUIRED))
-        assert flagged <= (text in REFUSALS), text  # nothing but refusals is flagged (hedged copy included)
+        flagged = bool(c.attributes.get(sc.REVIEW_REQUIRED)) and "refusal" in c.attributes.get(sc.REVIEW_REASON, "")
         if text in REFUSALS:
             refusals += 1
             caught += flagged
             langkit += c.attributes["agenttrace.metric.refusal_similarity"] > 0.4
-    # the provider declines in seven phrasings; the detector misses one ("I'd rather not use urgency
-    # wording like 'last chance'...": refusal_score 0.57 < 0.59), LangKit's 0.4 flag catches only the canned one
+        else:
+            others += 1
+            false += flagged
+    # the provider declines in seven phrasings: the detector misses one ("I'd rather not use urgency
+    # wording like 'last chance'...": refusal_score 0.41), LangKit's 0.4 flag catches only the canned one
     assert refusals >= 20 and caught / refusals >= 0.75 and caught > 2 * langkit
+    assert false / others <= 0.02  # copy and hedged copy: 1.0% flagged on the calibration run (profiles.toml)

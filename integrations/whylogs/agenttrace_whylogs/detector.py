@@ -176,7 +176,7 @@ class Detector:
                                           selector=_tail(feature, base_col, cur_col, up=diff > 0)))
 
     # refusal rate -------------------------------------------------------------------------
-    def refusal(self, seg, base_col, cur_col, score: str = REFUSED_RUNS["score"]) -> None:
+    def refusal(self, seg, base_col, cur_col, run_score: str = REFUSED_RUNS["score"]) -> None:
         cfg = self.cfg
         kb, nb, rb = rate_of(base_col)
         kc, nc, rc = rate_of(cur_col)
@@ -206,7 +206,7 @@ class Detector:
         score = min(MAX_SCORE, rel / cfg.refusal_audit_rel) if rising and cfg.refusal_audit_rel > 0 else rc / cfg.refusal_abs / 10
         self.candidates.append(_Candidate("refusal_rate", seg, "refusal_flagged", p, True, min(MAX_SCORE, score), message,
                                           action, bs, cs, st, severity_cap="alert" if rising else "warning",
-                                          selector={**REFUSED_RUNS, "score": score}))
+                                          selector={**REFUSED_RUNS, "score": run_score}))
 
     # model versions -------------------------------------------------------------------------
 
