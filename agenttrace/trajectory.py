@@ -31,7 +31,10 @@ NUMERIC_FEATURES = (
     "output_tokens",
 )
 # evaluation scores (from the metric profiles; absent when the run was not scored)
-SCORE_FEATURES = ("refusal_similarity", "relevance")  # plus any "<theme>_similarity" the profiles compute
+SCORE_FEATURES = ("refusal_similarity", "relevance", "refusal_score", "hedging_score")  # plus any "<theme>_similarity"
+# the detectors' scores (agenttrace-langkit): a run's refusal score is its most refusing reply's, its
+# hedging score the mean over its replies (a drift toward hedging moves the mean)
+DETECTOR_REDUCE = {"refusal_score": max, "hedging_score": lambda v: sum(v) / len(v)}
 # categorical features, logged as frequent items (chi-squared drift, new-value detection)
 CATEGORICAL_FEATURES = (
     "tool_sequence",       # "order_status>start_return", "" when no tool was called
@@ -132,6 +135,8 @@ def features(root: SpanRecord, spans: Sequence[SpanRecord]) -> dict[str, Value]:
             scores[name] = metric(name, lambda v: sum(v) / len(v))
         elif name.endswith("_similarity"):
             scores[name] = metric(name, max)
+        elif name in DETECTOR_REDUCE:
+            scores[name] = metric(name, DETECTOR_REDUCE[name])
     refusal_flagged = any(s.attributes.get(sc.REVIEW_REQUIRED) and "refusal" in str(s.attributes.get(sc.REVIEW_REASON, ""))
                           for s in llm)
 

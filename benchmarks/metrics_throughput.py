@@ -9,6 +9,8 @@ copy, support answers, refusals, hedges, unicode, empty and very long texts) wit
   2. LangKit per-row functions: themes.group_similarity + input_output.prompt_response_similarity;
   3. LangKit through whylogs: why.log(df, schema=udf_schema()) with LangKit's UDFs registered
      (this also computes the prompt's jailbreak similarity, as LangKit's llm_metrics would).
+  1b. the same worker with agenttrace's refusal and hedging detectors added (refusal_score,
+     hedging_score) — the cost of the detectors next to LangKit's two metrics alone.
 Prints pairs/s for each, the ratios, and the largest score difference against LangKit.
 """
 
@@ -44,20 +46,26 @@ def main() -> None:
 
     scorer = LangKitScorer()
     scorer.score([("warm", "up")], ["relevance", "refusal_similarity"])  # load the model outside the timing
-    scorer._cache.clear()
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracer = provider.get_tracer("bench")
-    engine = MetricsEngine(load({"profiles": {"p": {"metrics": ["refusal_similarity", "relevance"]}},
-                                 "rules": [{"match": {"kind": "llm"}, "profile": "p"}]}), scorer, queue_size=len(corpus) + 1)
-    t0 = time.perf_counter()
-    for prompt, response in corpus:
-        span = tracer.start_span("chat")
-        engine.on_step_end(span, {"kind": "llm", "operation": "chat"}, prompt, response, 0.0)
-    engine.flush(600)
-    ours_s = time.perf_counter() - t0
-    spans = exporter.get_finished_spans()
+
+    def worker(metrics):
+        """Seconds for the worker to score every pair (cold embedding cache), and the scored spans."""
+        scorer._cache.clear()
+        exporter = InMemorySpanExporter()
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        tracer = provider.get_tracer("bench")
+        engine = MetricsEngine(load({"profiles": {"p": {"metrics": metrics}}, "rules": [{"match": {"kind": "llm"}, "profile": "p"}]}),
+                               scorer, queue_size=len(corpus) + 1)
+        t0 = time.perf_counter()
+        for prompt, response in corpus:
+            span = tracer.start_span("chat")
+            engine.on_step_end(span, {"kind": "llm", "operation": "chat"}, prompt, response, 0.0)
+        engine.flush(600)
+        return time.perf_counter() - t0, exporter.get_finished_spans()
+
+    ours_s, spans = worker(["refusal_similarity", "relevance"])
+    detectors_s, with_detectors = worker(["refusal_similarity", "relevance", "refusal_score", "hedging_score"])
+    assert all("agenttrace.metric.hedging_score" in s.attributes for s in with_detectors)
     ours = [(s.attributes["agenttrace.metric.refusal_similarity"], s.attributes["agenttrace.metric.relevance"]) for s in spans]
 
     from langkit import input_output, themes
@@ -81,10 +89,11 @@ def main() -> None:
 
     diff = max(max(abs(a[0] - b[0]), abs(a[1] - b[1])) for a, b in zip(ours, ref))
     n = len(corpus)
-    print(f"{'path':<44}{'seconds':>9}{'pairs/s':>10}{'agenttrace ×':>14}")
-    for name, secs in (("agenttrace worker (batched, cached)", ours_s), ("LangKit per-row functions", per_row_s),
+    print(f"{'path':<48}{'seconds':>9}{'pairs/s':>10}{'agenttrace ×':>14}")
+    for name, secs in (("agenttrace worker (batched, cached)", ours_s),
+                       ("agenttrace worker + refusal/hedging detectors", detectors_s), ("LangKit per-row functions", per_row_s),
                        ("LangKit why.log + udf_schema", whylog_s)):
-        print(f"{name:<44}{secs:>9.2f}{n / secs:>10.1f}{secs / ours_s:>14.1f}")
+        print(f"{name:<48}{secs:>9.2f}{n / secs:>10.1f}{secs / ours_s:>14.1f}")
     print(f"max |score difference| vs LangKit: {diff:.2e}")
 
 

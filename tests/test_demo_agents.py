@@ -13,7 +13,7 @@ from agenttrace import semconv as sc
 from agenttrace.cli import main as cli
 from agenttrace.testing import ScriptedChatModel
 from agenttrace_examples.marketing import AGENTS, Provider, agent, run_demo
-from agenttrace_examples.marketing.provider import REFUSALS
+from agenttrace_examples.marketing.provider import HEDGE_OPENINGS, REFUSALS
 from agenttrace_examples.marketing.router import complexity
 from conftest import Spans, support_reply
 from otlp_receivers import HttpReceiver
@@ -144,7 +144,8 @@ def test_alias_update_changes_the_version_and_raises_refusals(fast, handler, spa
     assert {m for m, _ in models[:300]} == {OLD} and {m for m, _ in models[300:]} == {NEW}
     assert len({f for _, f in models[:300]}) == len({f for _, f in models[300:]}) == 1 and models[0][1] != models[-1][1]
     assert all(c.attributes[sc.REQUEST_MODEL] == "gpt-4o-mini" for c in chats(spans()))
-    hedged = sum(o["opening"].startswith("I can") for o in after) / len(after)
+    openings = tuple(h.split("{", 1)[0] for h in HEDGE_OPENINGS)
+    hedged = sum(o["opening"].startswith(openings) for o in after) / len(after)
     assert hedged > 0.2  # the new release hedges a lot more
 
 
@@ -252,12 +253,24 @@ def test_cli_demo_rejects_bad_options():
         assert result.exit_code != 0 and "langchain" in result.output
 
 
-def test_langkit_flags_refusals_after_the_update_more_often():
+def test_refusal_detector_flags_refusals_after_the_update_more_often():
     pytest.importorskip("agenttrace_langkit")
     exporter = InMemorySpanExporter()
     summary = run_demo(["email", "router"], counts={"email": 60, "router": 60}, span_exporter=exporter, progress=False)
     share = {p: summary.refusals.get(p, 0) / summary.replies[p] for p in ("before", "after")}
     assert share["after"] > 2 * share["before"] and share["after"] >= 0.15
-    for c in chats(Spans(exporter.get_finished_spans())):  # flagged exactly when the reply is a refusal
+    caught, langkit, refusals, others, false = 0, 0, 0, 0, 0
+    for c in chats(Spans(exporter.get_finished_spans())):
         text = c.attributes[f"{sc.OI_LLM_OUTPUT_MESSAGES}.0.{sc.OI_MESSAGE_CONTENT}"]  # the default content format
-        assert bool(c.attributes.get(sc.REVIEW_REQUIRED)) == (text in REFUSALS), text
+        flagged = bool(c.attributes.get(sc.REVIEW_REQUIRED)) and "refusal" in c.attributes.get(sc.REVIEW_REASON, "")
+        if text in REFUSALS:
+            refusals += 1
+            caught += flagged
+            langkit += c.attributes["agenttrace.metric.refusal_similarity"] > 0.4
+        else:
+            others += 1
+            false += flagged
+    # the provider declines in seven phrasings: the detector misses one ("I'd rather not use urgency
+    # wording like 'last chance'...": refusal_score 0.41), LangKit's 0.4 flag catches only the canned one
+    assert refusals >= 20 and caught / refusals >= 0.75 and caught > 2 * langkit
+    assert false / others <= 0.02  # copy and hedged copy: 1.0% flagged on the calibration run (profiles.toml)

@@ -108,3 +108,34 @@ def test_incidents_lead_the_result_and_the_json_report(result):
     assert list(report)[0] == "incidents"
     assert report["incidents"] == json.loads(json.dumps(data["incidents"]))
     assert report["incidents"][0]["findings"][0]["rule"] == "model_version_change"
+
+
+def test_refusal_runs_are_scored_by_the_refusal_detector_and_hedging_is_named_in_the_incident(tmp_path):
+    """Runs scored by agenttrace's detectors: a refusal-rate finding's runs carry their refusal_score
+    (the score that flagged them), and the alias update's incident names the hedging it brought."""
+    import numpy as np
+
+    from agenttrace_whylogs import ProfileStore
+    from drift_traffic import DAY, END, SEGMENT_KEYS, SPLIT, START, generate
+
+    rng = np.random.default_rng(0)
+
+    def with_detectors(runs, hedging):
+        for t in runs:
+            t.features["refusal_score"] = t.features.get("refusal_similarity")
+            updated = t.features["response_model"] == NEW_MODEL[1]
+            t.features["hedging_score"] = float(np.clip(rng.normal(hedging if updated else 0.06, 0.05), 0, 1))
+        return runs
+
+    store = ProfileStore(tmp_path / "profiles", window=DAY, segment_keys=SEGMENT_KEYS)
+    with store:
+        store.write(with_detectors(generate(600, START, SPLIT, seed=1, scored_fraction=1.0), 0.06))
+        store.write(with_detectors(generate(230, SPLIT, UPDATE, seed=2, scored_fraction=1.0), 0.06))
+        store.write(with_detectors(generate(330, UPDATE, END, seed=3, scored_fraction=1.0, new_model_at=UPDATE,
+                                            where={"request_model": "gpt-4o"}, refusal_rate=0.3, output_scale=1.6), 0.4))
+    found = detect(ProfileStore(tmp_path / "profiles"), config=CONFIG)
+    refusal = next(f for f in found.findings if f.rule == "refusal_rate" and f.segment_key == "*")
+    assert refusal.selector == {"feature": "refusal_flagged", "op": ">=", "value": 1, "score": "refusal_score"}
+    first = found.incidents[0]
+    assert NEW_MODEL[1] in first.title and "refusals " in first.title and "hedging score 0.0" in first.title, first.title
+    assert any(f.rule == "score_shift" and f.feature == "hedging_score" for f in first.findings)

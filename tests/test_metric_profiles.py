@@ -204,3 +204,15 @@ def test_floors_flag_low_scores_and_are_checked_like_thresholds(tmp_path):
         load({"profiles": {"p": {"metrics": ["relevance"], "floors": {"refusal_similarity": 0.3}}}, "rules": []})
     with pytest.raises(ProfileError, match="must be a finite number"):
         load({"profiles": {"p": {"metrics": ["relevance"], "floors": {"relevance": "low"}}}, "rules": []})
+
+
+def test_refusal_setting_picks_the_refusal_score_and_is_checked():
+    def profile(**body):
+        return load({"profiles": {"p": {"metrics": ["refusal_similarity", "refusal_score"], **body}}, "rules": []}).profiles["p"]
+
+    assert profile().refusal_metric == "refusal_score"  # the detector by default
+    assert profile(refusal="langkit").refusal_metric == "refusal_similarity"
+    only_langkit = load({"profiles": {"p": {"metrics": ["refusal_similarity"]}}, "rules": []}).profiles["p"]
+    assert only_langkit.refusal_metric == "refusal_similarity"  # profiles without the detector keep LangKit's flag
+    with pytest.raises(ProfileError, match=r"key 'profiles.p.refusal': must be one of 'detector', 'langkit', got 'lankit'"):
+        profile(refusal="lankit")

@@ -167,3 +167,56 @@ def test_loading_the_model_draws_nothing_on_the_applications_stderr():
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["True", "True"]  # scored, and the application's own bars are back on
     assert "Loading weights" not in done.stderr and "it/s]" not in done.stderr, done.stderr
+
+
+def _refusal_reviews(provider, exporter, scorer, setting):
+    """Review reasons of two refusals (one phrased like LangKit's examples, one not) and one plain reply,
+    scored on the worker with both refusal scores thresholded and ``refusal = setting``."""
+    from langchain_core.messages import AIMessage
+
+    from agenttrace.testing import ScriptedChatModel
+    from agenttrace.trajectory import features, record_from_sdk
+
+    profile = {"metrics": ["refusal_similarity", "refusal_score", "hedging_score"], "refusal": setting,
+               "thresholds": {"refusal_similarity": 0.4, "refusal_score": scorer.default_thresholds["refusal_score"]}}
+    engine = MetricsEngine(load({"profiles": {"p": profile}, "rules": [{"match": {"operation": "chat"}, "profile": "p"}]}), scorer)
+    handler = CallbackHandler(provider, metrics=engine)
+    replies = ["I'm sorry, but I can't help with that.", "I'd rather not put a countdown in the email when the sale has no end date.",
+               "Your order shipped today and arrives Thursday."]
+    for reply in replies:
+        ScriptedChatModel(replies=[AIMessage(content=reply)], model="gpt-4o").invoke("Write the email", config={"callbacks": [handler]})
+    assert engine.flush(30)
+    chats = sorted(exporter.get_finished_spans(), key=lambda s: s.start_time)
+    exporter.clear()
+    flagged = [features(record_from_sdk(c), [record_from_sdk(c)])["refusal_flagged"] for c in chats]
+    return [c.attributes.get(sc.REVIEW_REASON, "") for c in chats], flagged
+
+
+def test_refusal_flag_follows_the_profile_setting(provider, exporter, scorer):
+    reasons, flagged = _refusal_reviews(provider, exporter, scorer, "detector")
+    assert [r.split(" ", 1)[0] for r in reasons] == ["refusal_score", "refusal_score", ""]  # LangKit's 0.4 misses the second
+    assert flagged == [1.0, 1.0, 0.0]
+    reasons, flagged = _refusal_reviews(provider, exporter, scorer, "langkit")
+    assert [r.split(" ", 1)[0] for r in reasons] == ["refusal_similarity", "", ""]
+    assert flagged == [1.0, 0.0, 0.0]
+
+
+def test_the_detector_flags_with_its_calibrated_threshold_when_the_profile_sets_none(provider, exporter, scorer):
+    from langchain_core.messages import AIMessage
+
+    from agenttrace.testing import ScriptedChatModel
+
+    profiles = load({"profiles": {"p": {"metrics": ["refusal_score", "hedging_score"]}},
+                     "rules": [{"match": {"operation": "chat"}, "profile": "p"}]})
+    engine = MetricsEngine(profiles, scorer)
+    handler = CallbackHandler(provider, metrics=engine)
+    for reply in ("I won't write copy that pretends the sale ends tonight.", "Your order shipped today and arrives Thursday."):
+        ScriptedChatModel(replies=[AIMessage(content=reply)], model="gpt-4o").invoke("Write it", config={"callbacks": [handler]})
+    assert engine.flush(30)
+    refusal, plain = sorted(exporter.get_finished_spans(), key=lambda s: s.start_time)
+    exporter.clear()
+    limit = scorer.default_thresholds["refusal_score"]
+    assert refusal.attributes[sc.REVIEW_REASON].startswith("refusal_score ") and refusal.attributes[sc.REVIEW_REASON].endswith(f"> {limit:g}")
+    assert sc.REVIEW_REQUIRED not in plain.attributes
+    labels = {e.attributes[sc.EVALUATION_NAME]: e.attributes.get(sc.EVALUATION_SCORE_LABEL) for e in plain.events}
+    assert labels == {"refusal_score": "pass", "hedging_score": "pass"}

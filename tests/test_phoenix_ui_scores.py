@@ -22,7 +22,7 @@ pytest.importorskip("agenttrace_langkit", reason="LangKit integration not instal
 
 pytestmark = [pytest.mark.phoenix, pytest.mark.browser]
 
-FILTER = "annotations['refusal_similarity'].label == 'flagged'"
+FILTER = "annotations['refusal_score'].label == 'flagged'"  # the demo's refusal flag: the refusal detector
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +34,9 @@ def demo_project(phoenix_server, phoenix_store):
     summary = run_demo(["ad-copy"], counts={"ad-copy": 16}, switch_at=0.0, project=project,
                        endpoint=phoenix_server.otlp_http_endpoint, protocol="http/protobuf", progress=False)
     spans = phoenix_store.wait_for_spans(project, summary.spans, timeout=60)
-    flagged = [s for s in spans if s["span_kind"] == "LLM" and s["attributes"].get("agenttrace.review.required")]
-    assert 0 < len(flagged) < sum(s["span_kind"] == "LLM" for s in spans), "the demo should flag some replies, not all"
+    flagged = [s for s in spans if s["span_kind"] == "LLM" and s["attributes"].get("agenttrace.review.required")
+               and "refusal_score" in s["attributes"].get("agenttrace.review.reason", "")]
+    assert 0 < len(flagged) < sum(s["span_kind"] == "LLM" for s in spans), "the demo should flag some refusals, not all replies"
     return project, spans, flagged
 
 
@@ -75,14 +76,17 @@ def test_flagged_llm_span_lists_its_scores_with_labels(phoenix_server, phoenix_s
     WebDriverWait(browser, 10).until(lambda d: section.find_elements(By.XPATH, ".//*[normalize-space(text())='Table']"))
     section.find_element(By.XPATH, ".//*[normalize-space(text())='Table']").click()
     rows = WebDriverWait(browser, 20, poll_frequency=0.5).until(
-        lambda d: (r := annotation_rows(section)) and {"refusal_similarity", "relevance"} <= set(r) and r)
+        lambda d: (r := annotation_rows(section)) and {"refusal_score", "refusal_similarity", "relevance"} <= set(r) and r)
     shot = shots(tmp_path) / "phoenix-span-annotations.png"
     browser.save_screenshot(str(shot))
 
-    refusal, relevance, review = rows["refusal_similarity"], rows["relevance"], rows["review"]
+    refusal, langkit, relevance, review = rows["refusal_score"], rows["refusal_similarity"], rows["relevance"], rows["review"]
     assert refusal[1] == "CODE" and refusal[2] == "flagged"
-    assert float(refusal[3]) == pytest.approx(span["attributes"]["agenttrace.metric.refusal_similarity"], abs=1e-6)
-    assert "> threshold 0.4" in refusal[4]
+    assert float(refusal[3]) == pytest.approx(span["attributes"]["agenttrace.metric.refusal_score"], abs=1e-6)
+    assert "> threshold 0.5" in refusal[4]  # the detector's calibrated threshold
+    langkit_value = span["attributes"]["agenttrace.metric.refusal_similarity"]  # LangKit's score, labelled beside it
+    assert langkit[1] == "CODE" and float(langkit[3]) == pytest.approx(langkit_value, abs=1e-6)
+    assert langkit[2] == ("flagged" if langkit_value > 0.4 else "pass") and "threshold 0.4" in langkit[4]
     assert relevance[1] == "CODE" and float(relevance[3]) == pytest.approx(span["attributes"]["agenttrace.metric.relevance"], abs=1e-6)
     # the demo profile's relevance floor (0.15) labels every relevance score
     relevance_value = span["attributes"]["agenttrace.metric.relevance"]

@@ -21,7 +21,7 @@ from typing import Any, Mapping, NamedTuple, Optional, Protocol, Sequence
 
 from .. import semconv as sc
 from .light import light_metrics
-from .profiles import LIGHT_METRICS, Profile, ProfileSet
+from .profiles import LIGHT_METRICS, REFUSAL_SOURCES, Profile, ProfileSet
 from .sampling import StratifiedSampler
 
 logger = logging.getLogger("agenttrace")
@@ -30,7 +30,9 @@ EVALUATION_EVENT = sc.EVALUATION_EVENT
 
 
 class Scorer(Protocol):
-    """Heavy metrics: ``score`` gets a batch of (prompt, response) pairs and the metric names wanted."""
+    """Heavy metrics: ``score`` gets a batch of (prompt, response) pairs and the metric names wanted.
+    A scorer may also have ``default_thresholds`` (metric → calibrated flag threshold), used for
+    metrics a profile computes without a threshold of its own."""
 
     metrics: Sequence[str]
 
@@ -61,20 +63,23 @@ def _verdict(name: str, value: float, threshold: Optional[float], floor: Optiona
     return _Verdict(f"{name} {value:.3f} " + " and ".join(w for w in within if w), None)
 
 
-def _flag(span, profile: Profile, scores: Mapping[str, Optional[float]], window_counts: Counter, end_time: int) -> None:
+def _flag(span, profile: Profile, scores: Mapping[str, Optional[float]], window_counts: Counter, end_time: int,
+          default_thresholds: Mapping[str, float] = {}) -> None:
+    """Record the scores on the span; label each against the profile's threshold (else the scorer's
+    calibrated default for it, e.g. the refusal detector's) or floor, and raise the review flag."""
     reasons = []
     for name, value in scores.items():
         if value is None:
             continue
         span.set_attribute(f"{sc.METRIC_PREFIX}{name}", float(value))
         event = {sc.EVALUATION_NAME: name, sc.EVALUATION_SCORE_VALUE: float(value)}
-        threshold, floor = profile.thresholds.get(name), profile.floors.get(name)
+        threshold, floor = profile.thresholds.get(name, default_thresholds.get(name)), profile.floors.get(name)
         if threshold is not None or floor is not None:
             verdict = _verdict(name, float(value), threshold, floor)
             event[sc.EVALUATION_SCORE_LABEL] = "flagged" if verdict.reason else "pass"
             event[sc.EVALUATION_EXPLANATION] = verdict.explanation
-            if verdict.reason:
-                reasons.append(verdict.reason)
+            if verdict.reason and not (name in REFUSAL_SOURCES.values() and name != profile.refusal_metric):
+                reasons.append(verdict.reason)  # the other refusal score is labelled, but does not raise the flag
         if name not in LIGHT_METRICS or threshold is not None or floor is not None:
             span.add_event(EVALUATION_EVENT, event, timestamp=end_time)
     if reasons:
@@ -90,6 +95,8 @@ class MetricsEngine:
                  batch_size: int = 256, max_wait: float = 0.02):
         self.profiles = profiles
         self.scorer = scorer
+        #: thresholds the scorer ships for its own metrics (a profile's thresholds take precedence)
+        self.default_thresholds: Mapping[str, float] = dict(getattr(scorer, "default_thresholds", None) or {})
         self.sampler = StratifiedSampler()
         self.batch_size = batch_size
         self.max_wait = max_wait
@@ -182,7 +189,7 @@ class MetricsEngine:
             try:
                 chosen = {m: scores.get(m) for m in job.profile.heavy}
                 with self._flags_lock:
-                    _flag(job.span, job.profile, chosen, self.flags, job.end_time)
+                    _flag(job.span, job.profile, chosen, self.flags, job.end_time, self.default_thresholds)
                 self.scored += 1
             except Exception:  # noqa: BLE001
                 self.failed += 1

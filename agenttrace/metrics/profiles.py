@@ -7,6 +7,7 @@ One schema for the file (TOML or YAML) and the dict form::
     sample_rate = 1.0
     stratify_by = ["metadata.prompt_template", "metadata.segment"]
     thresholds = { refusal_similarity = 0.4 }
+    refusal = "detector"    # which score's flag is a refusal: "detector" (refusal_score) or "langkit"
 
     [[rules]]
     match = { operation = "chat" }
@@ -28,11 +29,13 @@ from pathlib import Path
 from typing import Any, Mapping, NoReturn, Optional, Sequence, Union
 
 LIGHT_METRICS = ("response_length", "empty_output", "latency_ms", "input_tokens", "output_tokens")
-KNOWN_HEAVY = ("refusal_similarity", "relevance")
+KNOWN_HEAVY = ("refusal_similarity", "relevance", "refusal_score", "hedging_score")
+#: the ``refusal`` profile setting → the score whose threshold flags a reply as a refusal
+REFUSAL_SOURCES = {"detector": "refusal_score", "langkit": "refusal_similarity"}
 #: LangKit's light text statistics (its ``textstat`` module), computed on the response by the scorer
 TEXT_STATS = ("flesch_reading_ease", "automated_readability_index", "lexicon_count", "sentence_count", "difficult_words")
 MATCH_KEYS = {"operation", "kind", "name", "node", "tool", "model", "tags", "metadata"}
-PROFILE_KEYS = {"metrics", "sample_rate", "stratify_by", "thresholds", "floors", "min_per_stratum"}
+PROFILE_KEYS = {"metrics", "sample_rate", "stratify_by", "thresholds", "floors", "min_per_stratum", "refusal"}
 
 
 class ProfileError(ValueError):
@@ -48,6 +51,16 @@ class Profile:
     thresholds: Mapping[str, float] = field(default_factory=dict)  # flag a step when its score is above
     min_per_stratum: int = 20
     floors: Mapping[str, float] = field(default_factory=dict)  # flag a step when its score is below
+    refusal: str = "detector"  # "detector": refusal_score flags refusals; "langkit": refusal_similarity > threshold
+
+    @property
+    def refusal_metric(self) -> str:
+        """The score whose threshold raises the refusal review flag: the detector's ``refusal_score``
+        by default (LangKit's ``refusal_similarity`` when the profile does not compute the detector),
+        LangKit's ``refusal_similarity`` with ``refusal = "langkit"``."""
+        if self.refusal == "detector" and REFUSAL_SOURCES["detector"] in self.metrics:
+            return REFUSAL_SOURCES["detector"]
+        return REFUSAL_SOURCES["langkit"]
 
     @property
     def heavy(self) -> tuple[str, ...]:
@@ -168,12 +181,15 @@ def from_dict(data: Mapping[str, Any], *, source: str = "profiles", locate=None,
                 if not _is_number(value):
                     fail(f"must be a finite number, got {value!r}", *at, key, metric)
         thresholds, floors = limits["thresholds"], limits["floors"]
+        refusal = body.get("refusal", "detector")
+        if refusal not in REFUSAL_SOURCES:
+            fail(f"must be one of {', '.join(repr(k) for k in REFUSAL_SOURCES)}, got {refusal!r}", *at, "refusal")
         mps = body.get("min_per_stratum", 20)
         if isinstance(mps, bool) or not isinstance(mps, int) or mps < 0:
             fail(f"must be a non-negative integer, got {mps!r}", *at, "min_per_stratum")
         profiles[str(name)] = Profile(str(name), tuple(metrics), float(rate), tuple(strat),
                                       {k: float(v) for k, v in thresholds.items()}, mps,
-                                      {k: float(v) for k, v in floors.items()})
+                                      {k: float(v) for k, v in floors.items()}, refusal)
     rules: list[Rule] = []
     raw_rules = data.get("rules") or []
     if not isinstance(raw_rules, (list, tuple)):

@@ -1,11 +1,12 @@
-"""Score the simulated provider's replies with LangKit to pick the demo's refusal threshold and relevance floor.
+"""Score the simulated provider's replies with LangKit and the detectors: the demo profile's figures.
 
     python -m agenttrace_examples.marketing.calibrate [--seed 0]
 
 Runs every agent's default workload, half before and half after the alias update, collects each
 (prompt, reply) pair, scores them with ``agenttrace_langkit.LangKitScorer`` and prints refusal
-similarity and relevance for normal copy, hedged copy and refusals, and the midpoint between the
-highest non-refusal and the lowest refusal.
+similarity, the refusal and hedging detectors' scores and relevance for normal copy, hedged copy and
+refusals, the share of each kind each refusal flag and the hedging flag raise, and the midpoint
+between the highest non-refusal and the lowest refusal on LangKit's refusal similarity.
 """
 
 from __future__ import annotations
@@ -54,24 +55,30 @@ def main() -> None:
             a.run(graph, jobs[: len(jobs) // 2] if half == 0 else jobs[len(jobs) // 2:], {"callbacks": [collect]})
         provider.update_alias()
     scorer = LangKitScorer()
-    scores = scorer.score(collect.pairs, ["refusal_similarity", "relevance"])
+    metrics = ["refusal_similarity", "refusal_score", "hedging_score", "relevance"]
+    scores = scorer.score(collect.pairs, metrics)
     groups: dict[str, list[dict]] = {}
     for (_, reply), score in zip(collect.pairs, scores):
         groups.setdefault(kind(reply), []).append(score)
     print(f"{len(collect.pairs)} replies, model {scorer.model_name}")
     for name in ("copy", "hedged", "refusal"):
-        refusal = [s["refusal_similarity"] for s in groups.get(name, [])]
-        relevance = [s["relevance"] for s in groups.get(name, [])]
-        if refusal:
-            print(f"{name:8} n={len(refusal):4}  refusal_similarity min {min(refusal):.3f} median "
-                  f"{statistics.median(refusal):.3f} max {max(refusal):.3f}  relevance min {min(relevance):.3f} "
-                  f"median {statistics.median(relevance):.3f} max {max(relevance):.3f}")
+        rows = groups.get(name, [])
+        for metric in metrics:
+            values = [s[metric] for s in rows if s.get(metric) is not None]
+            if values:
+                print(f"{name:8} n={len(values):4}  {metric:18} min {min(values):.3f} median "
+                      f"{statistics.median(values):.3f} max {max(values):.3f}")
+    limits = {"refusal_similarity": 0.4, **scorer.default_thresholds}
+    for metric, wanted in (("refusal_similarity", "refusal"), ("refusal_score", "refusal"), ("hedging_score", "hedged")):
+        if metric in limits:
+            shares = ", ".join(f"{name} {sum(s[metric] > limits[metric] for s in rows) / len(rows):.1%}"
+                               for name, rows in groups.items() if rows)
+            print(f"{metric} > {limits[metric]:g} flags: {shares} (should flag: {wanted})")
     others = [s["refusal_similarity"] for k in ("copy", "hedged") for s in groups.get(k, [])]
     refusals = [s["refusal_similarity"] for s in groups.get("refusal", [])]
     if others and refusals:
-        print(f"highest non-refusal {max(others):.3f}, lowest refusal {min(refusals):.3f}: "
+        print(f"refusal_similarity: highest non-refusal {max(others):.3f}, lowest refusal {min(refusals):.3f}: "
               f"midpoint {(max(others) + min(refusals)) / 2:.3f}")
-
 
 if __name__ == "__main__":
     main()

@@ -28,7 +28,7 @@ import agenttrace
 from agenttrace import semconv as sc
 from agenttrace.export import DEFAULT_GRPC_ENDPOINT, DEFAULT_HTTP_ENDPOINT, resolve_endpoint, resolve_protocol
 from agenttrace.metrics import ProfileSet, load
-from agenttrace.metrics.profiles import LIGHT_METRICS
+from agenttrace.metrics.profiles import LIGHT_METRICS, REFUSAL_SOURCES
 
 from .agents import AGENTS, agent
 from .jobs import Outcome
@@ -118,7 +118,12 @@ def metric_profiles(source: Union[str, Path, Mapping, ProfileSet], heavy: bool =
     if importlib.util.find_spec("agenttrace_langkit") is None:
         return light_only(profiles), ("light metrics only: agenttrace_langkit is not installed, so "
                                       f"{', '.join(wanted)} are skipped (pip install -e integrations/langkit)")
-    limits = sorted({f"{k} > {v:g}" for p in profiles.profiles.values() for k, v in p.thresholds.items()}
+    from agenttrace_langkit.detectors import thresholds as calibrated  # the detectors' shipped thresholds
+
+    defaults = calibrated()
+    limits = sorted({f"{k} > {v:g}" for p in profiles.profiles.values()
+                     for k, v in {**{m: defaults[m] for m in p.metrics if m in defaults}, **p.thresholds}.items()
+                     if k not in REFUSAL_SOURCES.values() or k == p.refusal_metric}  # the other refusal score flags nothing
                     | {f"{k} < {v:g}" for p in profiles.profiles.values() for k, v in p.floors.items()})
     return profiles, f"LangKit {', '.join(wanted)}" + (f"; review flag when {' or '.join(limits)}" if limits else "")
 

@@ -37,18 +37,25 @@ from pydantic import ConfigDict, Field
 ALIASES = {"gpt-4o-mini": "gpt-4o-mini-2024-07-18", "gpt-4.1": "gpt-4.1-2025-04-14"}
 UPDATE_RELEASE = "2026-11-05"
 
+# declines and hedges in the phrasings safety-tuned models use, not only LangKit-like canned sentences
 REFUSALS = (
     "I'm sorry, but I can't help with that request.",
-    "I'm sorry, but I can't assist with writing that.",
-    "Sorry, I can't help with that request.",
+    "I won't write copy that pushes people to buy with a deadline that isn't real.",
+    "I'd rather not use urgency wording like 'last chance' unless the offer really ends.",
+    "That would go against advertising standards, so I'm not able to draft it.",
+    "I can't make claims about results we can't substantiate; I'll have to pass on this one.",
+    "Sorry, I can't produce this: it targets customers who are struggling financially.",
+    "I'm not comfortable writing this message, so I'll decline.",
 )
 HEDGE_OPENINGS = (
-    "I can't guarantee this is right for {audience}, but here is my best answer:",
-    "I can't promise results for {audience}; treat this as a starting point:",
+    "This may work for {audience}, though results can vary:",
+    "It might be a reasonable starting point for {audience}:",
+    "Possibly something along these lines could suit {audience}:",
 )
 HEDGE_CLOSINGS = (
-    "You may want to consult your legal team before using it.",
-    "You may want to check the claims with your compliance team first.",
+    "You may want to check the details with your compliance team first.",
+    "It might be worth confirming the offer terms before sending.",
+    "Some details may change, so you may wish to verify them.",
 )
 
 

@@ -7,6 +7,10 @@ its formulas: a theme score is the max cosine between the text's embedding and e
 group; relevance is the (unclipped) cosine of the prompt's and the response's embeddings. What
 differs is the execution: texts from many spans are encoded in one batch, and embeddings of repeated
 texts (templated prompts, theme phrases) are cached.
+
+Besides LangKit's metrics, the scorer computes agenttrace's refusal and hedging detectors
+(``refusal_score``, ``hedging_score``: :mod:`agenttrace_langkit.detectors`) from the same response
+embeddings.
 """
 
 from __future__ import annotations
@@ -82,7 +86,13 @@ class LangKitScorer:
         self._cache_size = cache_size
         self._lock = threading.Lock()
         self._group_matrix: dict = {}
-        self.metrics = tuple(["relevance"] + [f"{g}_similarity" for g in groups] + list(TEXT_STATS))
+        from . import detectors
+
+        self.detectors = detectors.load()
+        detector_metrics = self.detectors.metrics if self.detectors else ()
+        #: the detectors' calibrated thresholds (shipped with their weights)
+        self.default_thresholds = dict(self.detectors.thresholds) if self.detectors else {}
+        self.metrics = tuple(["relevance"] + [f"{g}_similarity" for g in groups] + list(detector_metrics) + list(TEXT_STATS))
 
     @property
     def theme_metrics(self) -> dict[str, str]:
@@ -110,6 +120,23 @@ class LangKitScorer:
             self._group_matrix[group] = torch.nn.functional.normalize(self.embed(phrases), dim=-1) if phrases else None
         return self._group_matrix[group]
 
+    def _detect(self, resp, responses: list[str]) -> dict[str, list[float]]:
+        """The detectors' scores per response: on its embedding (``resp``, already computed) and,
+        for a reply of several sentences, on each sentence's (embedded in one batch)."""
+        import numpy as np
+        import torch
+
+        from .detectors import segments
+
+        rows, texts, groups = [resp.float().cpu().numpy()], list(responses), []
+        if self.detectors.by_sentence:
+            parts = [(i, part) for i, text in enumerate(responses) for part in segments(text)]
+            if parts:
+                rows.append(torch.nn.functional.normalize(self.embed([p for _, p in parts]), dim=-1).float().cpu().numpy())
+                texts += [p for _, p in parts]
+                groups += [i for i, _ in parts]
+        return self.detectors.score(np.vstack(rows), texts, groups)
+
     def score(self, pairs: Sequence[tuple[str, str]], metrics: Sequence[str]) -> list[dict[str, Optional[float]]]:
         import torch
 
@@ -133,6 +160,12 @@ class LangKitScorer:
                         row[metric] = float(getattr(textstat, metric)(response))
                     except Exception:  # noqa: BLE001 - e.g. empty text
                         row[metric] = None
+        wanted = [m for m in (self.detectors.metrics if self.detectors else ()) if m in metrics]
+        if wanted:
+            for metric, values in self._detect(resp, responses).items():
+                if metric in wanted:
+                    for row, value in zip(out, values):
+                        row[metric] = value
         for metric, group in self.theme_metrics.items():
             if metric not in metrics:
                 continue

@@ -28,8 +28,10 @@ MODEL_FEATURES = ("request_model", "response_model", "fingerprint", "model_versi
 BINARY_FEATURES = ("retry_exhausted", "error", "refusal_flagged")
 IGNORED = ("timestamp",)
 MAX_SCORE = 100.0
-# the runs a refusal-rate finding concerns: those with a flagged reply; their score is their refusal similarity
+# the runs a refusal-rate finding concerns: those with a flagged reply; their score is the refusal
+# detector's score when the runs have it (agenttrace-langkit's refusal_score), else LangKit's similarity
 REFUSED_RUNS = {"feature": "refusal_flagged", "op": ">=", "value": 1, "score": "refusal_similarity"}
+REFUSAL_SCORES = ("refusal_score", "refusal_similarity")
 ACTIONS = {
     "latency_ms": "check provider latency, retries and tool timings",
     "input_tokens": "check prompt size (templates, retrieved context)",
@@ -174,7 +176,7 @@ class Detector:
                                           selector=_tail(feature, base_col, cur_col, up=diff > 0)))
 
     # refusal rate -------------------------------------------------------------------------
-    def refusal(self, seg, base_col, cur_col) -> None:
+    def refusal(self, seg, base_col, cur_col, run_score: str = REFUSED_RUNS["score"]) -> None:
         cfg = self.cfg
         kb, nb, rb = rate_of(base_col)
         kc, nc, rc = rate_of(cur_col)
@@ -204,7 +206,7 @@ class Detector:
         score = min(MAX_SCORE, rel / cfg.refusal_audit_rel) if rising and cfg.refusal_audit_rel > 0 else rc / cfg.refusal_abs / 10
         self.candidates.append(_Candidate("refusal_rate", seg, "refusal_flagged", p, True, min(MAX_SCORE, score), message,
                                           action, bs, cs, st, severity_cap="alert" if rising else "warning",
-                                          selector=dict(REFUSED_RUNS)))
+                                          selector={**REFUSED_RUNS, "score": run_score}))
 
     # model versions -------------------------------------------------------------------------
 
@@ -223,7 +225,7 @@ class Detector:
                 else:
                     self.categorical("trajectory_shape", seg, c, b, k)
             elif c == "refusal_flagged":
-                self.refusal(seg, b, k)
+                self.refusal(seg, b, k, next((s for s in REFUSAL_SCORES if s in cur_cols), REFUSED_RUNS["score"]))
             elif c in CATEGORICAL_FEATURES or (k.get_metric("frequent_items") is not None and distribution_of(k) is None):
                 self.categorical("distribution_drift", seg, c, b, k)
             elif distribution_of(b) is not None or distribution_of(k) is not None:

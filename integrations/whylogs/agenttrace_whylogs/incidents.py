@@ -37,11 +37,11 @@ from typing import Any, Optional, Sequence
 
 OVERALL = ("*", "*")
 SEVERITY_ORDER = {"alert": 0, "warning": 1, "info": 2}
-KINDS = {"refusal_flagged": "refusals", "refusal_similarity": "refusals", "tool_sequence": "trajectory",
+KINDS = {"refusal_flagged": "refusals", "refusal_similarity": "refusals", "refusal_score": "refusals", "tool_sequence": "trajectory",
          "route_path": "trajectory", "step_count": "trajectory", "tool_calls": "trajectory", "llm_calls": "trajectory"}
 MIN_ALIAS_SHARE = 0.5   # a segment value at least this much on the alias counts as the alias's traffic
 MAX_EFFECTS = 2         # effects named in a title
-NOTICED = ("refusals", "output_tokens", "error")  # named first in a title
+NOTICED = ("refusals", "hedging_score", "output_tokens", "error")  # named first in a title
 
 
 @dataclass
@@ -199,7 +199,8 @@ def _num(value: Any) -> str:
 
 LABELS = {"output_tokens": ("replies", " tokens"), "input_tokens": ("prompts", " tokens"), "latency_ms": ("latency", " ms"),
           "step_count": ("steps", ""), "tool_calls": ("tool calls", ""), "llm_calls": ("LLM calls", ""),
-          "retry_count": ("retries", ""), "error": ("errors", ""), "retry_exhausted": ("retries exhausted", "")}
+          "retry_count": ("retries", ""), "error": ("errors", ""), "retry_exhausted": ("retries exhausted", ""),
+          "hedging_score": ("hedging score", "")}
 
 
 def effect(f: Any) -> str:
@@ -225,8 +226,8 @@ def effect(f: Any) -> str:
 
 
 def _effects(findings: Sequence[Any]) -> list[str]:
-    """Up to MAX_EFFECTS effects, one per kind of change: refusals, reply length and errors first
-    (what users of the agent notice), the others in the given order."""
+    """Up to MAX_EFFECTS effects, one per kind of change: refusals, hedging, reply length and errors
+    first (what users of the agent notice), the others in the given order."""
     seen, out = set(), []
     for f in sorted(findings, key=lambda f: NOTICED.index(kind(f.feature)) if kind(f.feature) in NOTICED else len(NOTICED)):
         if kind(f.feature) in seen or f.rule == "model_version_change" and f.severity == "alert":

@@ -29,7 +29,7 @@ from .report_data import (OVERALL, DayReader, ModelChange, ProfilesSource, Stabl
 from . import report_links as links
 from .report_links import PhoenixProject, incident_condition
 
-SCORE_SERIES = ("refusal_similarity", "relevance")
+SCORE_SERIES = ("refusal_score", "hedging_score", "refusal_similarity", "relevance")  # those the runs have
 MAX_DISTRIBUTION_PLOTS = 12   # figures in "baseline vs current"
 PLOTS_PER_FEATURE = 2         # segments plotted per (non-flag) feature
 MAX_RATE_ROWS = 12            # segments in one flag-rate chart
