@@ -11,6 +11,10 @@ from langchain_core.runnables import RunnableLambda
 
 from agenttrace import errors
 from agenttrace import semconv as sc
+
+# LangChain's ExponentialJitterParams names the first wait "initial"; tenacity now calls it "multiplier"
+# (LangChain's model drops that key) and warns about "initial"
+pytestmark = pytest.mark.filterwarnings("ignore:The 'initial' parameter is deprecated:DeprecationWarning")
 from agenttrace.testing import ScriptedChatModel
 
 
