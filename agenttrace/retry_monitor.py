@@ -1,6 +1,7 @@
 """The retry monitor: a span processor that detects retry storms and thundering herds while they happen.
 
-On the agent's thread ``on_end`` only appends the finished span to a bounded queue, and ``on_start``
+On the agent's thread ``on_end`` only appends the finished span to a bounded queue (model calls are
+CLIENT spans, an exhausted retry wrapper is an error: other spans are not even queued), and ``on_start``
 does one dict lookup (and nothing at all while no storm is under way). A background thread turns
 model-call spans into :class:`~agenttrace.retry_detect.Attempt` records and asks the
 :class:`~agenttrace.retry_detect.StormDetector` what changed, every ``tick`` seconds.
@@ -22,6 +23,7 @@ from collections import OrderedDict, deque
 from typing import Any, Callable, Mapping, Optional, Union
 
 from opentelemetry.sdk.trace import SpanProcessor
+from opentelemetry.trace import SpanKind, StatusCode
 
 from . import semconv as sc
 from .retry_detect import HERD, STORM, Attempt, Episode, Exhausted, StormDetector, Thresholds
@@ -30,6 +32,13 @@ logger = logging.getLogger("agenttrace")
 
 MODEL_OPERATIONS = frozenset({sc.OP_CHAT, sc.OP_TEXT_COMPLETION, sc.OP_EMBEDDINGS, "generate_content"})
 GEN_AI_SYSTEM = "gen_ai.system"  # the provider's name before the conventions renamed it
+
+
+def _attributes(span: Any) -> Any:
+    """A finished span's attributes: the SDK's plain dict underneath when it has one (its mapping
+    proxy answers ``get`` in Python, several times slower: this runs for every span), else the proxy."""
+    plain = getattr(getattr(span, "_attributes", None), "_dict", None)
+    return plain if isinstance(plain, dict) else span.attributes
 
 
 def _key(attrs: Mapping) -> Optional[tuple]:
@@ -60,12 +69,18 @@ class RetryMonitor(SpanProcessor):
 
     def on_start(self, span: Any, parent_context: Any = None) -> None:
         if self._marks:
-            key = _key(span.attributes or {})
-            mark = self._marks.get(key) if key is not None else None
-            if mark is not None:
-                span.add_event(sc.RETRY_STORM_EVENT, mark)
+            try:
+                key = _key(span.attributes)
+                mark = self._marks.get(key) if key is not None else None
+                if mark is not None:
+                    span.add_event(sc.RETRY_STORM_EVENT, mark)
+            except Exception:  # noqa: BLE001 - never into the agent's span start
+                pass
 
     def on_end(self, span: Any) -> None:
+        # model calls are CLIENT spans; an exhausted retry wrapper is an error: nothing else matters here
+        if span.kind is not SpanKind.CLIENT and span.status.status_code is not StatusCode.ERROR:
+            return
         if len(self._queue) < self._max_queue:
             self._queue.append(span)
         else:
@@ -81,13 +96,15 @@ class RetryMonitor(SpanProcessor):
                 logger.warning("agenttrace: retry monitor error (detection continues)", exc_info=True)
 
     def _record(self, span: Any) -> None:
-        attrs = span.attributes or {}
-        if sc.RETRY_EXHAUSTED in attrs:
-            key = self._wrappers.pop(span.context.span_id, None)
-            if key is not None and attrs[sc.RETRY_EXHAUSTED] is True:
-                self.detector.add(Exhausted(key[0], key[1], span.end_time or span.start_time))
+        attrs = _attributes(span)
+        if attrs is None:
             return
         if attrs.get(sc.OPERATION) not in MODEL_OPERATIONS:
+            exhausted = attrs.get(sc.RETRY_EXHAUSTED)
+            if exhausted is not None:
+                key = self._wrappers.pop(span.context.span_id, None)
+                if key is not None and exhausted is True:
+                    self.detector.add(Exhausted(key[0], key[1], span.end_time or span.start_time))
             return
         key = _key(attrs)
         if key is None:
