@@ -33,7 +33,7 @@ class Thresholds:
     min_calls: int = 10
     herd_retries: int = 10
     herd_window_ms: float = 100.0
-    jitter_spread_ms: float = 25.0
+    jitter_spread_ms: float = 50.0
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -53,6 +53,7 @@ class RetryMonitor(SpanProcessor):
         self.thresholds = self.detector.thresholds
         self._tick = float(tick)
         self._clock = clock or time.time_ns
+        self._event_clock = clock or (lambda: None)  # events: the spans' clock (None: the SDK's own)
         self._queue: deque = deque()
         self._max_queue = int(max_queue)
         self.dropped = 0  # spans not looked at: the queue was full
@@ -73,7 +74,7 @@ class RetryMonitor(SpanProcessor):
                 key = _key(span.attributes)
                 mark = self._marks.get(key) if key is not None else None
                 if mark is not None:
-                    span.add_event(sc.RETRY_STORM_EVENT, mark)
+                    span.add_event(sc.RETRY_STORM_EVENT, mark, timestamp=self._event_clock())
             except Exception:  # noqa: BLE001 - never into the agent's span start
                 pass
 

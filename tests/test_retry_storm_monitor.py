@@ -139,14 +139,14 @@ def test_jittered_retries_of_as_many_runs_are_a_storm_but_no_herd(traced, caplog
 
 def test_recovery_is_one_line_and_ends_the_events(traced, caplog):
     make, exporter = traced
-    at = make(min_calls=5, window_s=0.5)
+    at = make(min_calls=5, window_s=2)
     runs = 6
     runnable = limited_model(runs, failures=1).with_retry(stop_after_attempt=2, wait_exponential_jitter=False)
     with caplog.at_level(logging.WARNING, logger="agenttrace"):
         run_batch(at, runnable, runs)
         at.retry_monitor.force_flush()
         assert at.retry_monitor.storms(active_only=True)
-        threading.Event().wait(0.6)  # the window slides past the storm
+        threading.Event().wait(2.1)  # the window slides past the storm
         at.retry_monitor.force_flush()
     (episode,) = [e for e in at.retry_monitor.storms() if e.kind == "storm"]
     assert not episode.active and episode.recovered_ns > episode.detected_ns
