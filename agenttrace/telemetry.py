@@ -55,6 +55,7 @@ class Telemetry:
     handle_sigterm: bool = False  # whether a SIGTERM runs the bounded shutdown before the process ends
     export_timeout: Optional[float] = None  # seconds one OTLP export may take (None: not an OTLP pipeline)
     score_sinks: tuple = ()  # integrations writing the scores beside the spans (Phoenix annotations)
+    dead_letter: Optional[Any] = None  # the DeadLetterQueue (written / dropped / store_errors), when on
 
     @property
     def dropped_spans(self) -> int:
@@ -211,6 +212,8 @@ def configure(
     profile_sync_interval: float = 1.0,
     # scores beside the spans
     annotate_scores: Union[bool, str, None] = None,
+    # runs that exhausted their retries, kept for replay
+    dead_letter: Any = None,
 ) -> Telemetry:
     """Set up tracing for LangChain/LangGraph agents and return a :class:`Telemetry`.
 
@@ -263,6 +266,11 @@ def configure(
             (Phoenix span and trace annotations, through an installed score-sink integration).
             None (default): when profiles are configured and the export target answers as a
             Phoenix; True: always; a URL: always, to that Phoenix; False: never.
+        dead_letter: keep root runs that failed after exhausting their retries (retryable provider
+            errors by default) for ``agenttrace dlq replay``: True (``AGENTTRACE_DEAD_LETTER``, else
+            ``.agenttrace/dead-letter.sqlite``), a SQLite path, a ``postgresql://`` URL, or an
+            :class:`agenttrace.DeadLetter` with a predicate. Written off the agent's thread; see
+            docs/dead-letter.md.
     """
     problems: list = []
     _check("content_format", content_format, content_format is None or content_format in CONTENT_FORMATS)
@@ -317,16 +325,20 @@ def configure(
                                         resolved_timeout or 5.0, metrics is not None)))
     for sink in sinks:
         provider.add_span_processor(sink)
+    from .dead_letter import open_queue
+
+    dlq = open_queue(dead_letter, redact)
     handler = CallbackHandler(
         provider,
         capture_content=capture_content,
         metrics=metrics,
         clock=clock,
+        dead_letter=dlq,
         **{k: v for k, v in handler_options.items() if v is not None},
     )
-    created = owns or processor is not None or profiler is not None or bool(sinks)
+    created = owns or processor is not None or profiler is not None or bool(sinks) or dlq is not None
     sigterm = bool(handle_sigterm) and created and _exit.install_sigterm()
     telemetry = Telemetry(handler, provider, project, resolved_endpoint, resolved_protocol, processor, owns, drops,
-                          profiler, float(exit_timeout), sigterm, resolved_timeout, sinks)
+                          profiler, float(exit_timeout), sigterm, resolved_timeout, sinks, dlq)
     _exit.register(telemetry)
     return telemetry
