@@ -91,6 +91,19 @@ class DeadLetterQueue:
             self._warn("predicate", "agenttrace: the dead-letter predicate failed; the run was not dead-lettered")
             return False
 
+    def run_failed(self, state: Any, error: BaseException) -> None:
+        """A run failed (the handler's error callback, on the agent's thread). A retry wrapper that
+        gave up is noted on its root run; a failed root run the policy accepts is offered."""
+        root = state
+        while root.parent is not None:
+            root = root.parent
+        if state.retry_attempts:
+            root.retries_exhausted = max(root.retries_exhausted, state.retry_attempts)
+        if state.parent is None and state.dead_letter is not None and self.wants(error, root.retries_exhausted):
+            inputs, tags, metadata = state.dead_letter
+            self.offer(self.entry(state.span, state.agent_name or state.name, inputs, tags, metadata, error,
+                                  root.retries_exhausted))
+
     def _redacted(self, key: str, text: Optional[str]) -> Optional[str]:
         if text is None or self.redact is None:
             return text

@@ -269,25 +269,11 @@ class CallbackHandler(BaseCallbackHandler):
         if state.parent is not None and state.parent.fallbacks:
             state.parent.fallback_failed += 1
         if self.dead_letter is not None:
-            self._dead_letter(state, error)
+            try:
+                self.dead_letter.run_failed(state, error)
+            except Exception:  # noqa: BLE001 - the agent's exception propagates as without the queue
+                self._internal_error("dead letter")
         self._finish(state, attrs, error)
-
-    def _dead_letter(self, state: RunState, error: BaseException) -> None:
-        """A retry wrapper gave up: note it on the root run. The root run failed: offer it to the
-        dead-letter queue (never raises: the agent's exception propagates as before)."""
-        try:
-            root = state
-            while root.parent is not None:
-                root = root.parent
-            if state.retry_attempts:
-                root.retries_exhausted = max(root.retries_exhausted, state.retry_attempts)
-            if state.parent is None and state.dead_letter is not None and \
-                    self.dead_letter.wants(error, root.retries_exhausted):
-                inputs, tags, metadata = state.dead_letter
-                self.dead_letter.offer(self.dead_letter.entry(state.span, state.agent_name or state.name, inputs,
-                                                              tags, metadata, error, root.retries_exhausted))
-        except Exception:  # noqa: BLE001
-            self._internal_error("dead letter")
 
     @_guard
     def on_chain_error(self, error, *, run_id, **kwargs):

@@ -167,3 +167,30 @@ def test_recommended_retry_exhaustion_goes_to_the_dead_letter_queue(store_path):
     at.shutdown(timeout=5)
     [entry] = SQLiteStore(store_path).list()
     assert entry["attempts"] == 2
+
+
+def test_a_graph_whose_node_exhausts_its_retries_is_stored_with_the_graphs_input(store_path):
+    from langgraph.graph import END, START, StateGraph
+    from typing_extensions import TypedDict
+
+    class State(TypedDict):
+        brief: str
+        copy: str
+
+    model = _retrying(status=503, attempts=2)
+
+    def write(state: State) -> dict:
+        return {"copy": model.invoke({"brief": state["brief"]})["answer"]}
+
+    graph = StateGraph(State)
+    graph.add_node("write", write)
+    graph.add_edge(START, "write")
+    graph.add_edge("write", END)
+    agent = graph.compile(name="ad_copy")
+    at, _ = _configure(store_path)
+    with pytest.raises(ProviderError):
+        agent.invoke({"brief": "winter"}, config={"callbacks": [at.callback_handler], "metadata": {"segment": "b2c"}})
+    at.shutdown(timeout=5)
+    [entry] = SQLiteStore(store_path).list()
+    assert entry["agent"] == "ad_copy" and entry["attempts"] == 2
+    assert entry["input"] == {"brief": "winter"} and entry["metadata"]["segment"] == "b2c"
