@@ -41,7 +41,21 @@ def _summary(entry: dict, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _StoreGroup(click.Group):
+    """A store that cannot be reached or read is one line on stderr (exit 1), not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as err:  # noqa: BLE001
+            store = (ctx.obj or {}).get("store")
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise click.ClickException(f"dead-letter store {store!r}: {first}") from None
+
+
+@click.group(cls=_StoreGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--store", envvar=STORE_ENV, default=DEFAULT_PATH, show_default=True,
               help=f"A SQLite file or a postgresql:// URL (env {STORE_ENV}).")
 @click.pass_context

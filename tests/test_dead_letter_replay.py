@@ -105,6 +105,13 @@ def test_cli_list_show_dry_run_resolve_purge(tmp_path, env):
     assert "dlq" in CliRunner().invoke(main, ["--help"]).output
 
 
+def test_cli_unreachable_store_is_one_line():
+    result = _cli("postgresql://postgres@127.0.0.1:9/none", "list")
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: dead-letter store 'postgresql://postgres@127.0.0.1:9/none': ")
+    assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
+
+
 def _replayer(store: str, log: Path, limit: int = 1000, delay: float = 0.03) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(TESTS), "DLQ_REPLAY_LOG": str(log), "DLQ_REPLAY_DELAY": str(delay),
            "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9", "OTEL_EXPORTER_OTLP_TIMEOUT": "1"}  # nothing listens
