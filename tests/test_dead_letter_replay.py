@@ -142,3 +142,15 @@ def test_two_concurrent_replayers_sqlite(tmp_path):
 
 def test_two_concurrent_replayers_postgresql(postgres_url, tmp_path):
     check_two_replayers(postgres_url, tmp_path / "replays.log")
+
+
+def test_a_dead_replayers_claim_is_retaken_after_its_lease_and_its_late_outcome_is_refused(tmp_path):
+    store = SQLiteStore(str(tmp_path / "dlq.sqlite"))
+    [entry] = entries(["a"])
+    store.add_many([entry])
+    assert [e["id"] for e in store.claim("dead-replayer")] == [entry["id"]]
+    assert store.claim("second") == []  # claimed: nobody else takes it within the lease
+    assert [e["id"] for e in store.claim("second", lease=0.0)] == [entry["id"]]  # the lease has passed
+    assert store.complete(entry["id"], "dead-replayer", True, None, None) is False  # no longer its claim
+    assert store.complete(entry["id"], "second", True, "ef" * 16, None) is True
+    assert store.claim("third", lease=0.0) == []  # replayed: never taken again
