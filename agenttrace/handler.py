@@ -79,6 +79,7 @@ class CallbackHandler(BaseCallbackHandler):
         max_open_runs: int = 10_000,
         metrics: Optional[Any] = None,
         clock: Optional[Callable[[], int]] = None,
+        dead_letter: Optional[Any] = None,
     ) -> None:
         super().__init__()
         tracer = trace.get_tracer("agenttrace", __version__, tracer_provider=tracer_provider)
@@ -92,6 +93,7 @@ class CallbackHandler(BaseCallbackHandler):
         self.internal_errors = 0
         self._reported: set[str] = set()
         self.metrics = metrics  # an agenttrace.metrics.MetricsEngine, or None
+        self.dead_letter = dead_letter  # an agenttrace.dead_letter.DeadLetterQueue, or None
 
     @property
     def clock(self) -> Optional[Callable[[], int]]:
@@ -219,6 +221,8 @@ class CallbackHandler(BaseCallbackHandler):
         state.agent_name = agent_name if op is not None else None
         state.node = str(node) if node is not None else None
         state.seq_step = ex.tag_number(tags, "seq:step")
+        if parent is None and self.dead_letter is not None:  # kept for the dead-letter queue, used on failure only
+            state.dead_letter = (inputs, tags, metadata)
         branch = ex.branch_tag(tags)
         if branch is not None and parent is not None:
             self.flow.route(parent, parent.name, branch, int(branch) if branch.isdigit() else None, decision=name)
@@ -269,6 +273,11 @@ class CallbackHandler(BaseCallbackHandler):
             return
         if state.parent is not None and state.parent.fallbacks:
             state.parent.fallback_failed += 1
+        if self.dead_letter is not None:
+            try:
+                self.dead_letter.run_failed(state, error)
+            except Exception:  # noqa: BLE001 - the agent's exception propagates as without the queue
+                self._internal_error("dead letter")
         self._finish(state, attrs, error)
 
     @_guard

@@ -6,7 +6,9 @@ Groups (declared in each integration's ``pyproject.toml``):
 - ``agenttrace.scorers``: metric scorers for the heavy metrics of a profile (``langkit``);
 - ``agenttrace.profile_stores``: stores for trajectory profiles given as a directory (``whylogs``);
 - ``agenttrace.score_sinks``: writers of metric scores beside the spans (``phoenix``: span and
-  trace annotations), see :mod:`agenttrace.score_sinks`.
+  trace annotations), see :mod:`agenttrace.score_sinks`;
+- ``agenttrace.dead_letter_stores``: dead-letter stores for a database URL (``postgresql``), see
+  :mod:`agenttrace.dead_letter_store`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ COMMANDS = "agenttrace.commands"
 SCORERS = "agenttrace.scorers"
 PROFILE_STORES = "agenttrace.profile_stores"
 SCORE_SINKS = "agenttrace.score_sinks"
+DEAD_LETTER_STORES = "agenttrace.dead_letter_stores"
 
 # What to install when a plug-in is missing: (group, name) → the integration that provides it
 PROVIDERS = {
@@ -25,6 +28,7 @@ PROVIDERS = {
     (COMMANDS, "phoenix"): "the Phoenix integration: pip install -e integrations/phoenix",
     (SCORERS, "langkit"): "the LangKit integration: pip install torch==2.13.0 && pip install -e integrations/langkit",
     (PROFILE_STORES, "whylogs"): "the whylogs integration: pip install -e integrations/whylogs (agenttrace-whylogs)",
+    (DEAD_LETTER_STORES, "postgresql"): "the PostgreSQL integration: pip install -e integrations/postgres",
 }
 
 

@@ -55,6 +55,10 @@ class RunState:
     interrupts: Optional[list] = None  # [(id, value)] of a LangGraph interrupt that paused the run
     handed_off: bool = False  # this agent handed control to another agent
     pending_tool_calls: Optional[dict] = None  # AgentExecutor: tool name → [tool_call_id, ...]
+    # dead-letter queue (only when it is on): a root run's (input, tags, metadata), and the most
+    # attempts a retry wrapper beneath it made before giving up
+    dead_letter: Optional[tuple] = None
+    retries_exhausted: int = 0
 
 
 class RunRegistry:

@@ -186,6 +186,9 @@ EMBEDDINGS_INPUT_COUNT = "agenttrace.embeddings.input_count"
 RETRY_EVENT = "agenttrace.retry"
 CONTENT_TRUNCATED = "agenttrace.content.truncated"
 REDACTION_FAILED = "agenttrace.content.redaction_failed"
+DEAD_LETTER_ENTRY = "agenttrace.dead_letter.entry_id"
+DEAD_LETTER_OUTCOME = "agenttrace.dead_letter.replay.outcome"
+DEAD_LETTER_REPLAY_SPAN = "agenttrace.dead_letter.replay"  # the span name of a replay
 
 # --- metrics (issue: metrics on spans) -------------------------------------------------------
 EVALUATION_NAME = _g.GEN_AI_EVALUATION_NAME

@@ -97,6 +97,8 @@ def flush_pipeline(t: Any, timeout: float) -> FlushResult:
         finished, value = run_within(deadline, target.force_flush, int(_left(deadline) * 1000))
         others_ok = others_ok and finished and value is not False
     scores_pending = sum(sink.flush(deadline) for sink in t.score_sinks)
+    if t.dead_letter is not None:
+        others_ok = t.dead_letter.flush(_left(deadline)) and others_ok
     ok = others_ok and not (metrics_pending or profiles_pending or pending or failed or scores_pending)
     return FlushResult(ok, pending, failed, metrics_pending, profiles_pending, t.dropped_spans,
                        time.monotonic() - start, scores_pending, t.dropped_scores)
@@ -122,6 +124,8 @@ def shutdown_pipeline(t: Any, timeout: float) -> None:
         run_within(deadline, processor.shutdown)
     for sink in t.score_sinks:  # writing since the spans' shutdown began; what is left is counted
         sink.shutdown_by(deadline)
+    if t.dead_letter is not None:  # entries still queued at the deadline are counted and logged
+        t.dead_letter.close(_left(deadline))
     if t.owns_provider:  # processors the application added to agenttrace's provider; ours return at once
         run_within(deadline, t.tracer_provider.shutdown)
 

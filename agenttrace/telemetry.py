@@ -56,6 +56,7 @@ class Telemetry:
     export_timeout: Optional[float] = None  # seconds one OTLP export may take (None: not an OTLP pipeline)
     score_sinks: tuple = ()  # integrations writing the scores beside the spans (Phoenix annotations)
     retry_monitor: Optional[Any] = None  # the RetryMonitor detecting retry storms / herds (snapshot(), storms())
+    dead_letter: Optional[Any] = None  # the DeadLetterQueue (written / dropped / store_errors), when on
 
     @property
     def dropped_spans(self) -> int:
@@ -223,6 +224,8 @@ def configure(
     annotate_scores: Union[bool, str, None] = None,
     # retry storm / thundering herd detection
     retry_monitor: Union[bool, Mapping[str, Any]] = True,
+    # runs that exhausted their retries, kept for replay
+    dead_letter: Any = None,
 ) -> Telemetry:
     """Set up tracing for LangChain/LangGraph agents and return a :class:`Telemetry`.
 
@@ -278,6 +281,11 @@ def configure(
         retry_monitor: detect retry storms and thundering herds per provider/model (default True);
             a dict sets thresholds (``amplification``, ``min_calls``, ``window_s``, ``herd_retries``,
             ``herd_window_ms``, ``jitter_spread_ms``; see docs/retries.md); False: off.
+        dead_letter: keep root runs that failed after exhausting their retries (retryable provider
+            errors by default) for ``agenttrace dlq replay``: True (``AGENTTRACE_DEAD_LETTER``, else
+            ``.agenttrace/dead-letter.sqlite``), a SQLite path, a ``postgresql://`` URL, or an
+            :class:`agenttrace.DeadLetter` with a predicate. Written off the agent's thread; see
+            docs/dead-letter.md.
     """
     problems: list = []
     _check("content_format", content_format, content_format is None or content_format in CONTENT_FORMATS)
@@ -335,16 +343,20 @@ def configure(
                                         resolved_timeout or 5.0, metrics is not None)))
     for sink in sinks:
         provider.add_span_processor(sink)
+    from .dead_letter import open_queue
+
+    dlq = open_queue(dead_letter, redact)
     handler = CallbackHandler(
         provider,
         capture_content=capture_content,
         metrics=metrics,
         clock=clock,
+        dead_letter=dlq,
         **{k: v for k, v in handler_options.items() if v is not None},
     )
-    created = owns or processor is not None or profiler is not None or bool(sinks)
+    created = owns or processor is not None or profiler is not None or bool(sinks) or dlq is not None
     sigterm = bool(handle_sigterm) and created and _exit.install_sigterm()
     telemetry = Telemetry(handler, provider, project, resolved_endpoint, resolved_protocol, processor, owns, drops,
-                          profiler, float(exit_timeout), sigterm, resolved_timeout, sinks, monitor)
+                          profiler, float(exit_timeout), sigterm, resolved_timeout, sinks, monitor, dlq)
     _exit.register(telemetry)
     return telemetry

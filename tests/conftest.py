@@ -196,3 +196,22 @@ class Catalog(BaseRetriever):
         self.embeddings.embed_query(query)  # nests under the retrieval span through the OTel context
         words = [w.strip(".,?!:").lower() for w in query.split()]
         return [d for d in self.docs if any(w and w in d.page_content.lower() for w in words)]
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A throwaway PostgreSQL cluster for the session (tests/postgres_server.py); skipped only when
+    PostgreSQL is not installed (.ci/run installs it)."""
+    from postgres_server import PostgresServer, bin_dir
+
+    if bin_dir() is None:
+        pytest.skip("PostgreSQL is not installed (apt-get install -y postgresql)")
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server) -> str:
+    """The URL of a new, empty database on the session's PostgreSQL server."""
+    return postgres_server.create_database()
