@@ -91,10 +91,10 @@ def _real_model(spec: str) -> Any:
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("--overnight", is_flag=True,
               help="Instead: the overnight-batch scenario. --briefs ad briefs sent at once against the provider's "
-                   "rate limit, first with flat 2-second retries, then with exponential backoff and jitter (time "
-                   "compressed 10x); the summary compares completion rates. Project agenttrace-overnight unless "
-                   "--project is given.")
-@click.option("--briefs", type=click.IntRange(1, 2000), default=100, show_default=True,
+                   "rate limit, with flat 2-second retries and with exponential backoff and jitter (time compressed "
+                   "2x); the summary compares completion rates. Project agenttrace-overnight unless --project is "
+                   "given.")
+@click.option("--briefs", type=click.IntRange(1, 2000), default=60, show_default=True,
               help="With --overnight: the batch size.")
 @click.pass_context
 def demo(ctx: click.Context, agents: str, scale: str, runs: tuple[str, ...], days: float, switch_at: Optional[float],

@@ -2,8 +2,9 @@
 
 The story (issue 12): at 2 AM a content batch shares the provider's rate tier with other heavy
 clients. Every brief is written at once on a thread pool; the provider's token bucket and
-concurrency limit answer 429 to most of the first wave. The same batch then runs twice, each time
-on a fresh provider and traced by agenttrace:
+concurrency limit answer 429 to most of the first wave. The same batch runs under two retry
+policies, each on a fresh provider of its own (side by side, so both meet the same machine load)
+and traced by agenttrace:
 
 * **naive**: a flat 2-second wait between attempts, 3 attempts, no jitter, every error retried.
   The rejected requests wait the same time and come back together, hit the refilled bucket as one
@@ -13,7 +14,10 @@ on a fresh provider and traced by agenttrace:
 
 Both policies are LangChain's ``RunnableRetry`` (the naive one only swaps tenacity's wait for a
 fixed one); there is no retry loop of our own. Time is compressed: every wait and latency runs at
-``time_scale`` (0.1) of its stated value, which the summary says ("2 s (run at 0.2 s)").
+``time_scale`` (0.5) of its stated value, which the summary says ("2 s (run at 1 s)"). Not more:
+the rate limit runs in real time, and the provider, not the machine, must set the pace. A busy
+2-core machine takes about a second to send 60 traced runs; at 0.1 the whole retry schedule would
+fit in that second and the outcome would depend on the machine's load more than on the policy.
 
 One brief category (``supplements``) asks for health claims; the provider's safety system rejects
 those requests with HTTP 400 ``content_policy_violation`` however often they are sent. The naive
@@ -47,7 +51,7 @@ from .jobs import Job, merge_config
 from .overnight_summary import BatchHook, OvernightSummary, PolicyHook, PolicyResult, Section
 from .provider import ContentPolicyError, Provider, RateLimitError
 
-TIME_SCALE = 0.1
+TIME_SCALE = 0.5  # see the module docstring: a busy machine must send the batch faster than the provider serves it
 FLAT_WAIT = 2.0  # seconds between the naive policy's attempts (the issue's flat interval)
 ATTEMPTS = 3
 RETRYABLE = (RateLimitError, TimeoutError, ConnectionError)
@@ -65,11 +69,11 @@ CATEGORIES: dict[str, tuple[Product, ...]] = {
                     Product("SummitGreens recovery powder", "speed recovery, clinically proven")),
 }
 CONTENT_CATEGORY = "supplements"
-CONTENT_EVERY = 25  # one brief in 25 is a supplement brief
+CONTENT_EVERY = 15  # one brief in 15 is a supplement brief
 HEALTH_CLAIMS = ("boost immunity", "clinically proven")
 
 #: the shared rate tier at 2 AM, in real (uncompressed) units: requests per second, burst, concurrency, latency
-TIER = {"requests_per_second": 12.0, "burst": 10, "max_concurrency": 10, "latency": (0.2, 0.4)}
+TIER = {"requests_per_second": 6.0, "burst": 25, "max_concurrency": 25, "latency": (0.2, 0.4)}
 
 
 class FlatRetry(RunnableRetry):
@@ -122,7 +126,7 @@ def policies(time_scale: float = TIME_SCALE) -> tuple[Policy, Policy]:
         f"{ATTEMPTS} attempts, retryable errors only ({', '.join(e.__name__ for e in RETRYABLE)})",
         lambda llm: llm.with_retry(retry_if_exception_type=RETRYABLE, wait_exponential_jitter=True,
                                    stop_after_attempt=ATTEMPTS,
-                                   exponential_jitter_params={"multiplier": 2.0 * time_scale, "exp_base": 2,
+                                   exponential_jitter_params={"initial": 2.0 * time_scale, "exp_base": 2,
                                                               "jitter": 1.0 * time_scale}))
     return naive, recommended
 
@@ -170,7 +174,7 @@ def _run_batch(graph: Runnable, jobs: Sequence[Job], config: Mapping[str, Any], 
 
 
 def run_overnight(
-    count: int = 100,
+    count: int = 60,
     *,
     workers: Optional[int] = None,
     seed: int = 0,
@@ -185,10 +189,13 @@ def run_overnight(
     policy_sections: Sequence[PolicyHook] = (),
     batch_sections: Sequence[BatchHook] = (),
     announce: Optional[Callable[[str], None]] = None,
+    side_by_side: bool = True,
 ) -> OvernightSummary:
-    """Run ``count`` briefs (all at once: ``workers`` defaults to ``count``) under the naive and then
-    the recommended retry policy, each on a fresh :class:`Provider` with the 2 AM tier
-    (``provider_options`` overrides :data:`TIER`, in uncompressed units), and summarise.
+    """Run ``count`` briefs (all at once: ``workers`` defaults to ``count``) under the naive and the
+    recommended retry policy, each on a fresh :class:`Provider` with the 2 AM tier
+    (``provider_options`` overrides :data:`TIER`, in uncompressed units), and summarise. The two
+    batches run at the same time (``side_by_side=False``: one after the other), so both meet the
+    same machine load.
 
     ``span_exporter`` replaces OTLP export (tests); ``telemetry_options`` are extra ``configure()``
     arguments. ``policy_sections`` (``hook(result, telemetry) -> Section | None``) run after each
@@ -208,17 +215,29 @@ def run_overnight(
     rate_tier = tier(time_scale, **(provider_options or {}))
     jobs = briefs(count, seed)
     summary = OvernightSummary(count=count, time_scale=time_scale, tier={**TIER, **(provider_options or {})},
-                               project=project, destination=where, content_category=CONTENT_CATEGORY)
+                               project=project, destination=where, content_category=CONTENT_CATEGORY,
+                               side_by_side=side_by_side)
+    lanes = []
     for policy in policies(time_scale):
         provider = Provider(seed, flagged_phrases=HEALTH_CLAIMS, **rate_tier)
-        telemetry, tally = _pipeline(project, target, _Borrowed(span_exporter) if span_exporter else None, up, None, capture_content, None, None,
-                                     **(telemetry_options or {}))
+        telemetry, tally = _pipeline(project, target, _Borrowed(span_exporter) if span_exporter else None, up, None,
+                                     capture_content, None, None, **(telemetry_options or {}))
         graph = ad_copy.build(provider.chat_model("gpt-4o-mini", ad_copy.writer), policy=policy.wrap)
         config = {"callbacks": [telemetry.callback_handler], "tags": ["agenttrace-demo", f"retry-policy:{policy.name}"],
                   "metadata": {"retry_policy": policy.name, "model_endpoint": "openai:gpt-4o-mini"}}
+        lanes.append((policy, provider, telemetry, tally, graph, config))
+
+    def run(lane) -> tuple[list, float]:
         started = time.monotonic()
-        errors = _run_batch(graph, jobs, config, workers or count)
-        result = PolicyResult.of(policy.name, policy.description, jobs, errors, time.monotonic() - started,
+        return _run_batch(lane[4], jobs, lane[5], workers or count), time.monotonic() - started
+
+    if side_by_side:  # both batches at once, each on its own provider: the same machine load for both
+        with ThreadPoolExecutor(max_workers=len(lanes), thread_name_prefix="overnight-policy") as pool:
+            outcomes = list(pool.map(run, lanes))
+    else:
+        outcomes = [run(lane) for lane in lanes]
+    for (policy, provider, telemetry, tally, *_), (errors, seconds) in zip(lanes, outcomes):
+        result = PolicyResult.of(policy.name, policy.description, jobs, errors, seconds,
                                  tally, ATTEMPTS, provider.requests, provider.rate_limited)
         summary.results.append(result)
         summary.sections += [s for hook in policy_sections if (s := hook(result, telemetry)) is not None]

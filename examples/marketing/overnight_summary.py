@@ -111,6 +111,7 @@ class OvernightSummary:
     sections: list[Section] = field(default_factory=list)
     spans: int = 0
     dropped: int = 0
+    side_by_side: bool = True  # the policies' batches ran at the same time
 
     def result(self, policy: str) -> PolicyResult:
         return next(r for r in self.results if r.policy == policy)
@@ -120,8 +121,9 @@ class OvernightSummary:
         scale = (f"; time compressed: every wait and latency runs at {self.time_scale:g}× its stated value"
                  if self.time_scale != 1 else "")
         lines = [
-            f"agenttrace demo --overnight: {self.count} ad briefs sent at once, under {len(self.results)} retry policies"
-            + scale,
+            f"agenttrace demo --overnight: {self.count} ad briefs sent at once under each of {len(self.results)} retry "
+            + ("policies (side by side, each on a provider of its own)" if self.side_by_side
+               else "policies (one after the other, each on a provider of its own)") + scale,
             f"  provider     2 AM shared tier: {t['requests_per_second']:g} requests/s, burst {t['burst']}, "
             f"{t['max_concurrency']} concurrent, latency {t['latency'][0]:g}–{t['latency'][1]:g} s; "
             f"'{self.content_category}' briefs make health claims its safety system rejects (HTTP 400)",
