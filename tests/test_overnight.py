@@ -27,7 +27,7 @@ from otlp_receivers import HttpReceiver
 pytestmark = pytest.mark.filterwarnings("ignore:The 'initial' parameter is deprecated:DeprecationWarning")
 
 # On the demo's tier the naive policy loses about 10% of the accepted briefs and the recommended one none
-# (docs/demo.md); on this tighter tier the gap is wider, so the test holds on a busy machine.
+# (docs/demo.md); on this tighter tier 71–90% vs 98–100% over 10 batches at load 8 (docs/benchmarks.md).
 TIGHT = {"requests_per_second": 6.0, "burst": 15, "max_concurrency": 15}
 
 
@@ -66,7 +66,7 @@ def test_flat_retries_complete_fewer_briefs_than_backoff_with_jitter(batch):
     naive, recommended = summary.result("naive"), summary.result("recommended")
     assert naive.runs == recommended.runs == 60
     assert recommended.infrastructure_completion_rate >= 0.95
-    assert naive.infrastructure_completion_rate <= recommended.infrastructure_completion_rate - 0.1
+    assert naive.infrastructure_completion_rate <= recommended.infrastructure_completion_rate - 0.05
     assert naive.completion_rate < recommended.completion_rate
     assert naive.rate_limited > 0 and naive.rate_limited == naive.runs - naive.completed - naive.content_policy
     assert naive.rejected_429 > recommended.rejected_429
