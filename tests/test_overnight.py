@@ -17,7 +17,7 @@ from tenacity import wait_exponential_jitter, wait_fixed
 from agenttrace import semconv as sc
 from agenttrace.cli import main as cli
 from agenttrace_examples.marketing.overnight import (
-    ATTEMPTS, CONTENT_CATEGORY, HEALTH_CLAIMS, FlatRetry, Section, briefs, policies, run_overnight)
+    ATTEMPTS, CONTENT_CATEGORY, HEALTH_CLAIMS, FlatRetry, Section, briefs, policies, replay_agent, run_overnight)
 from agenttrace_examples.marketing.provider import ContentPolicyError, Provider, RateLimitError
 from conftest import Spans
 from otlp_receivers import HttpReceiver
@@ -158,6 +158,18 @@ def test_sections_from_hooks_are_printed_after_the_policies(batch):
     assert f"runs 60, completed {naive.completed} ({100 * naive.completed / 60:.1f}%" in text
     assert f"content-policy failures {recommended.content_policy}" in text
     assert text.index("  after naive") > text.index("  recommended") and text.rstrip().endswith("2 policies")
+
+
+def test_briefs_lost_to_429_overnight_complete_when_replayed_through_the_daytime_agent(batch, handler, spans):
+    summary, *_ = batch
+    jobs = {j.config["metadata"]["brief_id"]: j for j in briefs(60)}
+    lost = [brief for brief, error in summary.result("naive").errors.items()  # a supplement brief may also meet 429s
+            if error.startswith("RateLimitError") and jobs[brief].config["metadata"]["client_category"] != CONTENT_CATEGORY]
+    assert lost
+    for brief in lost:
+        out = replay_agent.invoke(jobs[brief].inputs, {"callbacks": [handler]})
+        assert out["copy"] and jobs[brief].inputs["product"] in out["copy"]
+    assert len(spans().roots()) == len(lost) and all(r.status.status_code is not StatusCode.ERROR for r in spans().roots())
 
 
 def test_provider_rejects_flagged_prompts_with_a_400_after_taking_a_rate_limit_slot():

@@ -249,5 +249,17 @@ def run_overnight(
     return summary
 
 
-__all__ = ["run_overnight", "briefs", "policies", "tier", "FlatRetry", "Policy", "Section", "CATEGORIES",
+def daytime_agent(seed: int = 0) -> Runnable:
+    """The ad-copy graph on a provider with its daytime tier (no contention) under the recommended
+    policy: what the briefs lost to 429s overnight can be replayed through, e.g. by a dead-letter
+    replay given ``agenttrace_examples.marketing.overnight:replay_agent``. Supplement briefs still
+    get their 400."""
+    provider = Provider(seed, flagged_phrases=HEALTH_CLAIMS)
+    return ad_copy.build(provider.chat_model("gpt-4o-mini", ad_copy.writer), policy=policies()[1].wrap)
+
+
+#: :func:`daytime_agent` built once, for ``module:attr`` references
+replay_agent = daytime_agent()
+
+__all__ = ["daytime_agent", "replay_agent", "run_overnight", "briefs", "policies", "tier", "FlatRetry", "Policy", "Section", "CATEGORIES",
            "CONTENT_CATEGORY", "HEALTH_CLAIMS", "TIER", "TIME_SCALE", "ContentPolicyError"]
