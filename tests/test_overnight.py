@@ -26,9 +26,6 @@ from otlp_receivers import HttpReceiver
 # renamed it
 pytestmark = pytest.mark.filterwarnings("ignore:The 'initial' parameter is deprecated:DeprecationWarning")
 
-# On the demo's tier the naive policy loses about 10% of the accepted briefs and the recommended one none
-# (docs/demo.md); on this tighter tier 71–90% vs 98–100% over 10 batches at load 8 (docs/benchmarks.md).
-TIGHT = {"requests_per_second": 6.0, "burst": 15, "max_concurrency": 15}
 
 
 
@@ -43,7 +40,7 @@ def batch():
         return Section(f"after {result.policy}", [f"{result.completed} completed"])
 
     started = time.monotonic()
-    summary = run_overnight(60, span_exporter=exporter, provider_options=TIGHT, policy_sections=[per_policy],
+    summary = run_overnight(60, span_exporter=exporter, policy_sections=[per_policy],
                             batch_sections=[lambda s: Section("both", [f"{len(s.results)} policies"])])
     return summary, Spans(exporter.get_finished_spans()), time.monotonic() - started, calls
 
@@ -65,8 +62,10 @@ def test_flat_retries_complete_fewer_briefs_than_backoff_with_jitter(batch):
     summary, _, seconds, _ = batch
     naive, recommended = summary.result("naive"), summary.result("recommended")
     assert naive.runs == recommended.runs == 60
-    assert recommended.infrastructure_completion_rate >= 0.95
-    assert naive.infrastructure_completion_rate <= recommended.infrastructure_completion_rate - 0.05
+    # the demo's tier: over 10 batches on 2 busy cores, naive 84.5–91.2% of the accepted briefs, recommended 100%
+    # (docs/benchmarks.md); the bounds leave room for a differently loaded machine
+    assert recommended.infrastructure_completion_rate >= 0.93
+    assert naive.infrastructure_completion_rate <= recommended.infrastructure_completion_rate - 0.04
     assert naive.completion_rate < recommended.completion_rate
     assert naive.rate_limited > 0 and naive.rate_limited == naive.runs - naive.completed - naive.content_policy
     assert naive.rejected_429 > recommended.rejected_429
