@@ -89,10 +89,19 @@ def _real_model(spec: str) -> Any:
               help="Directory of the whylogs trajectory profiles `agenttrace drift` reads (env AGENTTRACE_PROFILE_STORE).")
 @click.option("--no-profiles", is_flag=True, help="Do not write trajectory profiles.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-def demo(agents: str, scale: str, runs: tuple[str, ...], days: float, switch_at: Optional[float], no_switch: bool,
-         seed: int, project: str,
+@click.option("--overnight", is_flag=True,
+              help="Instead: the overnight-batch scenario. --briefs ad briefs sent at once against the provider's "
+                   "rate limit, with flat 2-second retries and with exponential backoff and jitter (time compressed "
+                   "2x); the summary compares completion rates. Project agenttrace-overnight unless --project is "
+                   "given.")
+@click.option("--briefs", type=click.IntRange(1, 2000), default=60, show_default=True,
+              help="With --overnight: the batch size.")
+@click.pass_context
+def demo(ctx: click.Context, agents: str, scale: str, runs: tuple[str, ...], days: float, switch_at: Optional[float],
+         no_switch: bool, seed: int, project: str,
          endpoint: Optional[str], protocol: Optional[str], model: Optional[str], profiles: Optional[str],
-         light_metrics: bool, no_capture_content: bool, profile_store: str, no_profiles: bool, no_progress: bool) -> None:
+         light_metrics: bool, no_capture_content: bool, profile_store: str, no_profiles: bool, no_progress: bool,
+         overnight: bool, briefs: int) -> None:
     """Run four offline marketing agents traced by agenttrace and send their spans to Phoenix.
 
     E-mail personalisation, an ad-copy batch (concurrent, rate-limited, retried), a support chatbot
@@ -101,7 +110,16 @@ def demo(agents: str, scale: str, runs: tuple[str, ...], days: float, switch_at:
     aliases to a new release that refuses and hedges more often: the summary shows the
     response-model versions and the refusals flagged before and after, and `agenttrace drift`
     finds the change in the trajectory profiles written to --profile-store.
+
+    With --overnight: the overnight-batch scenario instead (see --overnight).
     """
+    given = {name for name in ctx.params if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT}
+    if overnight:
+        _overnight(given, briefs=briefs, seed=seed, project=project, endpoint=endpoint, protocol=protocol,
+                   capture_content=not no_capture_content)
+        return
+    if "briefs" in given:
+        raise click.UsageError("--briefs only applies with --overnight")
     try:
         from agenttrace_examples.marketing import DEFAULT_PROFILES, run_demo
     except ImportError as err:
@@ -128,3 +146,23 @@ def demo(agents: str, scale: str, runs: tuple[str, ...], days: float, switch_at:
     if summary.spans and not summary.spans_sent:
         raise click.ClickException(f"no span reached {summary.destination}: is it running? "
                                    "(`agenttrace phoenix start`, or pass --endpoint)")
+
+
+# options of the default demo that the overnight scenario has no use for
+_NOT_OVERNIGHT = ("agents", "scale", "runs", "days", "switch_at", "no_switch", "model", "profiles", "light_metrics",
+                  "profile_store", "no_profiles")
+
+
+def _overnight(given: set[str], *, briefs: int, seed: int, project: str, endpoint: Optional[str],
+               protocol: Optional[str], capture_content: bool) -> None:
+    """``agenttrace demo --overnight``: run the batch under both retry policies and print the summary."""
+    unused = [f"--{name.replace('_', '-')}" for name in _NOT_OVERNIGHT if name in given]
+    if unused:
+        raise click.UsageError(f"not used with --overnight: {', '.join(unused)}")
+    try:
+        from agenttrace_examples.marketing.overnight import run_overnight
+    except ImportError as err:
+        raise click.ClickException(f"the demo needs its extras: pip install 'agenttrace[demo]' ({err})") from None
+    summary = run_overnight(briefs, seed=seed, project=project if "project" in given else "agenttrace-overnight",
+                            endpoint=endpoint, protocol=protocol, capture_content=capture_content, announce=click.echo)
+    click.echo(summary.format())

@@ -11,10 +11,11 @@ from __future__ import annotations
 import itertools
 import random
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from typing import Any, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
+from langchain_core.runnables import Runnable
 from langgraph.graph import END, START, StateGraph
 from typing_extensions import TypedDict
 
@@ -40,9 +41,10 @@ class AdState(TypedDict, total=False):
     within_limit: bool
 
 
-def build(llm: BaseChatModel):
-    """The ad-copy agent; its model call retries rate-limit errors with backoff and jitter."""
-    model = llm.with_retry(**RETRY)
+def build(llm: BaseChatModel, policy: Optional[Callable[[BaseChatModel], Runnable]] = None):
+    """The ad-copy agent; its model call retries rate-limit errors with backoff and jitter, or as
+    ``policy`` (the model → the model wrapped in a retry policy) says."""
+    model = policy(llm) if policy is not None else llm.with_retry(**RETRY)
 
     def brief(state: AdState) -> dict:
         limit = CHANNELS[state["channel"]]

@@ -137,8 +137,9 @@ def _model_endpoint(llm: Optional[BaseChatModel]) -> str:
 
 def _pipeline(project: str, target: Optional[Target], span_exporter: Optional[SpanExporter], up: bool,
               profiles: Optional[ProfileSet], capture_content: bool, clock: Optional[SimulatedClock],
-              profile_store: Optional[Path]) -> tuple[agenttrace.Telemetry, Tally]:
-    """agenttrace on a tracer provider of its own, with a :class:`Tally` counting every span."""
+              profile_store: Optional[Path], **options: Any) -> tuple[agenttrace.Telemetry, Tally]:
+    """agenttrace on a tracer provider of its own, with a :class:`Tally` counting every span
+    (``options``: further ``configure()`` arguments)."""
     resource = Resource.create({sc.OI_PROJECT_NAME: project, "service.name": project})
     tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False)
     tally = Tally()
@@ -148,7 +149,8 @@ def _pipeline(project: str, target: Optional[Target], span_exporter: Optional[Sp
         endpoint=target.endpoint if target else None, protocol=target.protocol if target else None,
         profiles=profiles, set_global=False, export_timeout=10 if up else 1, clock=clock,
         profile_store=str(profile_store) if profile_store is not None else None,
-        profile_window=86_400 if clock is not None else 3_600)  # simulated traffic is sparse: daily profiles
+        profile_window=86_400 if clock is not None else 3_600,  # simulated traffic is sparse: daily profiles
+        **options)
     return telemetry, tally
 
 

@@ -8,7 +8,8 @@ requests are then answered by a version that refuses and hedges far more often a
 copy, which is what refusal and drift monitoring should find. With more than ``max_concurrency``
 requests in flight, or its token bucket (``requests_per_second``, ``burst``) empty, the provider
 answers :class:`RateLimitError` (HTTP 429): a sequential agent stays under the limits, a concurrent
-batch does not.
+batch does not. A request whose prompt contains one of ``flagged_phrases`` is rejected by the
+simulated safety system with :class:`ContentPolicyError` (HTTP 400) however often it is retried.
 
 What a model writes comes from a *writer* (each agent supplies one): a function from the request
 to a list of sentences or to an ``AIMessage`` with tool calls. Every random choice is drawn from
@@ -67,6 +68,16 @@ class RateLimitError(Exception):
     def __init__(self, retry_after: float):
         super().__init__(f"429 Too Many Requests: rate limit exceeded, retry after {retry_after:g}s")
         self.retry_after = retry_after
+
+
+class ContentPolicyError(Exception):
+    """HTTP 400 from the simulated API: the request was flagged by its safety system (not retryable)."""
+
+    status_code = 400
+
+    def __init__(self, request_id: str):
+        super().__init__(f"400 Bad Request: content_policy_violation: request id {request_id} flagged by safety system")
+        self.request_id = request_id
 
 
 @dataclass(frozen=True)
@@ -140,13 +151,16 @@ class Provider:
     ``refusal_rate`` / ``hedge_rate``: share of text replies refused / hedged by the current
     versions; ``updated_*``: the same for the release the aliases move to, which also keeps at most
     ``updated_max_sentences`` sentences of a draft. ``latency``: seconds per request (uniform range).
+    ``flagged_phrases``: a request whose last user message contains one of them (case-insensitive) is
+    answered :class:`ContentPolicyError` after taking its rate-limit slot, as a hosted API does.
     """
 
     def __init__(self, seed: int = 0, *, refusal_rate: float = 0.015, hedge_rate: float = 0.05,
                  updated_refusal_rate: float = 0.3, updated_hedge_rate: float = 0.45, updated_max_sentences: int = 2,
                  max_concurrency: int = 8, requests_per_second: float = 100.0, burst: int = 30,
-                 latency: tuple[float, float] = (0.005, 0.025)):
+                 latency: tuple[float, float] = (0.005, 0.025), flagged_phrases: Sequence[str] = ()):
         self.seed = seed
+        self.flagged_phrases = tuple(p.lower() for p in flagged_phrases)
         self.max_concurrency = max_concurrency
         self.requests_per_second = requests_per_second
         self.burst = burst
@@ -161,6 +175,7 @@ class Provider:
         self.updated = False
         self.requests = 0
         self.rate_limited = 0
+        self.flagged = 0
         self._in_flight = 0
         self._lock = threading.Lock()
 
@@ -199,7 +214,7 @@ class Provider:
             self._in_flight -= 1
 
     def complete(self, alias: str, messages: Sequence[BaseMessage], writer: Writer) -> Completion:
-        """Answer one chat request (or raise :class:`RateLimitError`)."""
+        """Answer one chat request (or raise :class:`RateLimitError` / :class:`ContentPolicyError`)."""
         version = self.version(alias)
         key = "\n".join(f"{m.type}: {_text(m)}" for m in messages)
         rng = random.Random(f"{self.seed}|{version.name}|{key}")
@@ -207,6 +222,10 @@ class Provider:
         try:
             time.sleep(rng.uniform(*self.latency))
             text = next((_text(m) for m in reversed(messages) if m.type == "human"), "")
+            if any(phrase in text.lower() for phrase in self.flagged_phrases):
+                with self._lock:
+                    self.flagged += 1
+                raise ContentPolicyError(f"req_{uuid.uuid4().hex[:20]}")
             request = Request(alias, messages, text, fields(text), rng)
             reply = writer(request)
             message = reply if isinstance(reply, AIMessage) else AIMessage(content=self._style(reply, version, request, key))

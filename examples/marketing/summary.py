@@ -28,6 +28,7 @@ class Tally(SpanProcessor):
         self.replies: Counter = Counter()  # phase → successful chat replies with text (not tool calls)
         self.refusals: Counter = Counter()  # phase → chat replies flagged as refusals
         self.versions: dict[str, Counter] = {p: Counter() for p in PHASES}  # phase → response model → replies
+        self.exhausted_after: Counter = Counter()  # retries made → retry wrappers that failed after that many
         self._lock = threading.Lock()
         self._phase_at_start: dict[int, str] = {}  # span id → phase when the chat request was made
 
@@ -44,7 +45,9 @@ class Tally(SpanProcessor):
             self.spans += 1
             self.traces += span.parent is None
             self.retries += int(attrs.get(sc.RETRY_ATTEMPT, 0) or 0) > 1
-            self.exhausted += attrs.get(sc.RETRY_EXHAUSTED) is True
+            if attrs.get(sc.RETRY_EXHAUSTED) is True:
+                self.exhausted += 1
+                self.exhausted_after[int(attrs.get(sc.RETRY_COUNT, 0) or 0)] += 1
             if attrs.get(sc.OPERATION) != sc.OP_CHAT:
                 return
             self.llm_calls += 1
