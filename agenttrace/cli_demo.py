@@ -161,8 +161,10 @@ def _overnight(given: set[str], *, briefs: int, seed: int, project: str, endpoin
         raise click.UsageError(f"not used with --overnight: {', '.join(unused)}")
     try:
         from agenttrace_examples.marketing.overnight import run_overnight
+        from agenttrace_examples.marketing.overnight_hooks import sections
     except ImportError as err:
         raise click.ClickException(f"the demo needs its extras: pip install 'agenttrace[demo]' ({err})") from None
     summary = run_overnight(briefs, seed=seed, project=project if "project" in given else "agenttrace-overnight",
-                            endpoint=endpoint, protocol=protocol, capture_content=capture_content, announce=click.echo)
+                            endpoint=endpoint, protocol=protocol, capture_content=capture_content, announce=click.echo,
+                            **sections())
     click.echo(summary.format())

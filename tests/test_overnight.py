@@ -201,8 +201,9 @@ def test_flat_retry_is_langchains_runnable_retry_with_a_fixed_wait(handler, span
     assert s.with_attr(sc.RETRY_EXHAUSTED, True)
 
 
-def test_cli_demo_overnight_prints_both_policies_and_sends_the_spans(monkeypatch):
+def test_cli_demo_overnight_prints_both_policies_and_sends_the_spans(monkeypatch, tmp_path):
     monkeypatch.delenv("OTEL_EXPORTER_OTLP_PROTOCOL", raising=False)
+    monkeypatch.setenv("AGENTTRACE_DEAD_LETTER", str(tmp_path / "dead-letter.sqlite"))
     receiver = HttpReceiver()
     try:
         result = CliRunner().invoke(cli, ["demo", "--overnight", "--briefs", "20", "--endpoint", receiver.endpoint])
@@ -221,3 +222,26 @@ def test_cli_demo_overnight_refuses_options_of_the_default_demo():
     assert result.exit_code == 2 and "not used with --overnight: --agents, --days" in result.output
     result = CliRunner().invoke(cli, ["demo", "--briefs", "5"])
     assert result.exit_code == 2 and "--briefs only applies with --overnight" in result.output
+
+
+def test_cli_demo_overnight_shows_the_storm_and_the_dead_letters_and_their_replay_completes(monkeypatch, tmp_path):
+    """The summary names the herd/storm the naive policy causes (no jitter), keeps the runs lost to
+    429 in the dead-letter queue, and `agenttrace dlq replay` finishes them on the daytime agent."""
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_PROTOCOL", raising=False)
+    monkeypatch.setenv("AGENTTRACE_DEAD_LETTER", str(tmp_path / "dead-letter.sqlite"))
+    receiver = HttpReceiver()
+    try:
+        result = CliRunner().invoke(cli, ["demo", "--overnight", "--briefs", "60", "--endpoint", receiver.endpoint])
+        assert result.exit_code == 0, result.output
+        naive = result.output.split("retry monitor (naive)", 1)[1].split("retry monitor (recommended)", 1)[0]
+        assert "on openai gpt-4o-mini: detected" in naive and "retries without jitter" in naive, result.output
+        kept = int(result.output.split("dead-letter queue\n", 1)[1].split()[0])
+        assert kept >= 1 and "agenttrace dlq replay" in result.output
+        replay = CliRunner().invoke(cli, ["dlq", "replay", "--endpoint", receiver.endpoint])
+    finally:
+        receiver.close()
+    replayed = replay.output.count("\nreplayed ") + replay.output.startswith("replayed ")
+    failed = [line for line in replay.output.splitlines() if line.startswith("failed")]
+    assert replayed + len(failed) == kept, replay.output
+    assert all("content_policy_violation" in line for line in failed), replay.output  # only supplement briefs fail again
+    assert replayed >= 1
