@@ -190,6 +190,7 @@ def run_overnight(
     batch_sections: Sequence[BatchHook] = (),
     announce: Optional[Callable[[str], None]] = None,
     side_by_side: bool = True,
+    record_spans: bool = False,
 ) -> OvernightSummary:
     """Run ``count`` briefs (all at once: ``workers`` defaults to ``count``) under the naive and the
     recommended retry policy, each on a fresh :class:`Provider` with the 2 AM tier
@@ -200,7 +201,8 @@ def run_overnight(
     ``span_exporter`` replaces OTLP export (tests); ``telemetry_options`` are extra ``configure()``
     arguments. ``policy_sections`` (``hook(result, telemetry) -> Section | None``) run after each
     policy's batch before its telemetry shuts down; ``batch_sections`` (``hook(summary) -> Section |
-    None``) after both.
+    None``) after both. ``record_spans`` keeps every finished span in ``summary.records`` (for hooks
+    that analyse the traces, e.g. failure clusters).
     """
     if count < 1:
         raise ValueError(f"count must be at least 1, got {count}")
@@ -217,11 +219,18 @@ def run_overnight(
     summary = OvernightSummary(count=count, time_scale=time_scale, tier={**TIER, **(provider_options or {})},
                                project=project, destination=where, content_category=CONTENT_CATEGORY,
                                side_by_side=side_by_side)
-    lanes = []
+    lanes, recorders = [], []
     for policy in policies(time_scale):
         provider = Provider(seed, flagged_phrases=HEALTH_CLAIMS, **rate_tier)
         telemetry, tally = _pipeline(project, target, _Borrowed(span_exporter) if span_exporter else None, up, None,
                                      capture_content, None, None, **(telemetry_options or {}))
+        if record_spans:  # a copy of every finished span, beside the export
+            from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+            from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+            recorder = InMemorySpanExporter()
+            telemetry.tracer_provider.add_span_processor(SimpleSpanProcessor(recorder))
+            recorders.append(recorder)
         graph = ad_copy.build(provider.chat_model("gpt-4o-mini", ad_copy.writer), policy=policy.wrap)
         config = {"callbacks": [telemetry.callback_handler], "tags": ["agenttrace-demo", f"retry-policy:{policy.name}"],
                   "metadata": {"retry_policy": policy.name, "model_endpoint": "openai:gpt-4o-mini"}}
@@ -245,6 +254,7 @@ def run_overnight(
         telemetry.shutdown()
         summary.spans += tally.spans
         summary.dropped += telemetry.dropped_spans
+    summary.records = [span for recorder in recorders for span in recorder.get_finished_spans()]
     summary.sections += [s for hook in batch_sections if (s := hook(summary)) is not None]
     return summary
 

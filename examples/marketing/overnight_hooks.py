@@ -74,6 +74,25 @@ def dead_letter_section(store: Union[str, Path]):
     return hook
 
 
+def clusters_section(summary: OvernightSummary) -> Optional[Section]:
+    """The batch's failed runs clustered by cause (the whylogs integration's ``agenttrace retries``
+    analysis, on the spans the batch recorded): which fail for a content reason, which for capacity."""
+    try:
+        from agenttrace_whylogs.retry_clusters import cluster
+        from agenttrace_whylogs.retry_failures import from_sdk_spans
+    except ImportError:
+        return Section("failure clusters", ["skipped: pip install -e integrations/whylogs (agenttrace retries)"])
+    runs, failures = from_sdk_spans(summary.records)
+    lines = []
+    for c in cluster(failures, runs)[:4]:
+        where = f", {c.concentrated[0]}={c.concentrated[1]}" if c.concentrated else ""
+        lines.append(f"{c.kind.replace('_', ' ')}: {c.failures} failed runs ({c.exhausted} exhausted), HTTP "
+                     f"{c.status or '?'}{where}: {c.template[:90]}")
+        lines.append(f"  {'; '.join(c.evidence)} → {c.next_step}")
+    lines.append(f"all of them, with a plot and Phoenix annotations: agenttrace retries --phoenix-project {summary.project}")
+    return Section("failure clusters", lines)
+
+
 def sections(store: Union[str, Path, None] = None) -> dict:
     """``run_overnight`` keyword arguments: dead-letter queue on ``store`` (default
     ``AGENTTRACE_DEAD_LETTER``, else ``agenttrace dlq``'s default), the storm and dead-letter
@@ -81,4 +100,5 @@ def sections(store: Union[str, Path, None] = None) -> dict:
     store = store or os.environ.get("AGENTTRACE_DEAD_LETTER") or DEFAULT_STORE
     Path(store).parent.mkdir(parents=True, exist_ok=True)
     return {"telemetry_options": {"dead_letter": DeadLetter(str(store), replay_agent=REPLAY_AGENT)},
-            "policy_sections": [storm_section], "batch_sections": [dead_letter_section(store)]}
+            "policy_sections": [storm_section], "batch_sections": [dead_letter_section(store), clusters_section],
+            "record_spans": True}

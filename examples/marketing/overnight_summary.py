@@ -112,6 +112,7 @@ class OvernightSummary:
     spans: int = 0
     dropped: int = 0
     side_by_side: bool = True  # the policies' batches ran at the same time
+    records: list = field(default_factory=list, repr=False)  # the finished spans, with record_spans=True
 
     def result(self, policy: str) -> PolicyResult:
         return next(r for r in self.results if r.policy == policy)
