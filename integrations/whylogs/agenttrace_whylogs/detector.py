@@ -25,7 +25,7 @@ from .store import OVERALL, ProfileStore
 SEVERITY_OF_CATEGORY = {"DRIFT": "alert", "POSSIBLE_DRIFT": "warning", "NO_DRIFT": "info"}
 IGNORED = ("timestamp",)
 # the statistical rules, in the order their candidates are made for a column
-RULE_CLASSES: tuple[type, ...] = (TrajectoryShape, RefusalRate, DistributionDrift, ScoreShift)
+RULE_CLASSES: tuple[type, ...] = (TrajectoryShape, RefusalRate, DistributionDrift, ScoreShift, Retries)
 
 
 class Detector:
