@@ -185,3 +185,23 @@ def test_retries_command_without_a_source_is_one_error_line(tmp_path):
     result = CliRunner().invoke(main, ["retries", "--store", str(tmp_path / "none")])
     assert result.exit_code == 2
     assert result.output.strip().startswith("error: no profile store") and len(result.output.strip().splitlines()) == 1
+
+
+def test_without_content_capture_the_template_is_the_exception_type():
+    exporter, provider, (clock, at_minute) = InMemorySpanExporter(), TracerProvider(), minute_clock()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    run_batch(CallbackHandler(provider, capture_content=False, clock=clock), at_minute)
+    provider.shutdown()
+    runs, failures = from_sdk_spans(exporter.get_finished_spans())
+    clusters = {c.template: c for c in cluster(failures, runs)}
+    assert set(clusters) == {"retry_traffic.RateLimitError", "retry_traffic.BadRequestError"}
+    assert all("req_" not in f.message and "safety" not in f.message for f in failures)  # no content leaked
+    assert clusters["retry_traffic.RateLimitError"].kind == "infrastructure"  # the type names the cause
+
+
+def test_retries_help_names_the_classes():
+    from agenttrace.cli import main
+
+    result = CliRunner().invoke(main, ["retries", "--help"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0
+    assert "content_policy" in result.output and "infrastructure" in result.output and "drain3" in result.output
