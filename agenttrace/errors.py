@@ -9,7 +9,9 @@ exported string they pass the redaction hook (``ContentPolicy.finalize``).
 
 from __future__ import annotations
 
+import time
 import traceback
+from email.utils import parsedate_to_datetime
 from typing import Any, Optional
 
 from opentelemetry.trace import Status, StatusCode
@@ -19,7 +21,10 @@ from .content import ContentPolicy
 
 
 def error_type(error: BaseException) -> str:
-    cls = type(error)
+    return type_name(type(error))
+
+
+def type_name(cls: type) -> str:
     module = cls.__module__
     return cls.__qualname__ if module == "builtins" else f"{module}.{cls.__qualname__}"
 
@@ -48,6 +53,46 @@ def status_code(error: BaseException) -> Optional[int]:
         if isinstance(value, int) and not isinstance(value, bool) and 100 <= value <= 599:
             return value
     return None
+
+
+def _headers(error: BaseException) -> Any:
+    for holder in (getattr(error, "response", None), error):
+        headers = getattr(holder, "headers", None)
+        if headers is not None and hasattr(headers, "get"):
+            return headers
+    return None
+
+
+def _number(value: Any) -> Optional[float]:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if 0 <= number < float("inf") else None
+
+
+def retry_after_ms(error: BaseException) -> Optional[float]:
+    """How long the server asked the client to wait, in ms, when the error carries it: the
+    ``retry-after-ms`` / ``retry-after`` response headers (seconds or an HTTP date) as OpenAI,
+    Anthropic and httpx errors have them on ``response.headers``, or a ``retry_after`` attribute in
+    seconds. Read duck-typed: no provider SDK is imported."""
+    try:
+        headers = _headers(error)
+        if headers is not None:
+            ms = _number(headers.get("retry-after-ms"))
+            if ms is not None:
+                return ms
+            value = headers.get("retry-after")
+            seconds = _number(value)
+            if seconds is None and isinstance(value, str) and value.strip():
+                when = parsedate_to_datetime(value)  # an HTTP date
+                seconds = max(0.0, when.timestamp() - time.time())
+            if seconds is not None:
+                return seconds * 1000.0
+        seconds = _number(getattr(error, "retry_after", None))
+        return None if seconds is None else seconds * 1000.0
+    except Exception:  # noqa: BLE001 - a malformed header is simply not recorded
+        return None
 
 
 def describe(error: BaseException, policy: ContentPolicy) -> tuple[str, dict]:

@@ -8,9 +8,10 @@ Every method gets the runs' :class:`~agenttrace.runs.RunState` objects and write
 
 from __future__ import annotations
 
+import time
 from typing import Any, Iterator, Optional
 
-from . import control
+from . import control, errors
 from . import extract as ex
 from . import semconv as sc
 from .content import ContentPolicy
@@ -50,6 +51,48 @@ class Flow:
         if attempt is not None:
             parent.retry_attempts = max(parent.retry_attempts, attempt)
             attrs[sc.RETRY_ATTEMPT] = attempt
+            if attempt > 1:
+                self._backoff(parent, attrs)
+
+    def _now(self) -> int:
+        now = self.life.now()
+        return now if now is not None else time.time_ns()
+
+    def _backoff(self, wrapper: RunState, attrs: dict) -> None:
+        """A retry starts: how long after the previous attempt ended, and what that attempt failed with."""
+        if wrapper.last_attempt_end is not None:
+            attrs[sc.RETRY_WAIT_MS] = max(0.0, (self._now() - wrapper.last_attempt_end) / 1e6)
+        if wrapper.last_failure is not None:
+            kind, status, _ = wrapper.last_failure
+            attrs[sc.RETRY_PREVIOUS_ERROR_TYPE] = kind
+            if status is not None:
+                attrs[sc.RETRY_PREVIOUS_STATUS_CODE] = status
+
+    def attempt_ended(self, state: RunState, error: Optional[BaseException]) -> None:
+        """An attempt ends: its wrapper remembers when, and why it failed (the next attempt reports it)."""
+        wrapper = state.parent
+        if wrapper is None:
+            return
+        wrapper.last_attempt_end = self._now()
+        wrapper.last_failure = None if error is None else (
+            errors.error_type(error), errors.status_code(error), errors.retry_after_ms(error))
+
+    @staticmethod
+    def retry_policy(runnable: Any, attrs: dict) -> None:
+        """The wrapper's policy, as LangChain's ``RunnableRetry`` holds it."""
+        attempts = getattr(runnable, "max_attempt_number", None)
+        if isinstance(attempts, int) and not isinstance(attempts, bool):
+            attrs[sc.RETRY_POLICY_MAX_ATTEMPTS] = attempts
+        jitter = getattr(runnable, "wait_exponential_jitter", None)
+        if isinstance(jitter, bool):
+            attrs[sc.RETRY_POLICY_JITTER] = jitter
+        types = getattr(runnable, "retry_exception_types", None)
+        if isinstance(types, type):
+            types = (types,)
+        if isinstance(types, (tuple, list)):
+            attrs[sc.RETRY_POLICY_EXCEPTION_TYPES] = [errors.type_name(t) for t in types if isinstance(t, type)]
+        elif callable(types):  # a predicate
+            attrs[sc.RETRY_POLICY_EXCEPTION_TYPES] = [f"predicate {getattr(types, '__qualname__', 'callable')}"]
 
     def span_name(self, parent: Optional[RunState], span_name: str, attrs: dict, operation: Optional[str]) -> str:
         """What the trace tree shows (Phoenix's tree shows span names only). A retry / fallback

@@ -140,6 +140,7 @@ class CallbackHandler(BaseCallbackHandler):
         attrs[sc.RUN_ID] = str(run_id)
         span_name = self.flow.span_name(parent, span_name, attrs, operation)
         state = self.life.start(run_id, parent, run_type, name, span_name, kind, attrs, operation or run_type)
+        state.attempt = attrs.get(sc.RETRY_ATTEMPT)
         state.conversation_id = conversation
         state.operation = operation
         return state
@@ -147,6 +148,8 @@ class CallbackHandler(BaseCallbackHandler):
     def _finish(self, state: RunState, attrs: dict, error: Optional[BaseException] = None, end: bool = True) -> None:
         if state.is_agent:
             self.flow.rollup(state, attrs)
+        if state.attempt is not None:
+            self.flow.attempt_ended(state, error)
         self.life.finish(state, attrs, error, end)
 
     def _end(self, run_id, build: Optional[Callable[[RunState, dict], None]] = None,
@@ -205,6 +208,8 @@ class CallbackHandler(BaseCallbackHandler):
         if parent is None and op is not None:
             oi_turn.root_input(attrs, self.content, inputs)
         wrapper = None if op else "retry" if shape.retry else "fallback" if shape.fallbacks else None
+        if shape.retry:
+            self.flow.retry_policy(shape.source, attrs)
         span_name = f"{op} {agent_name}" if op else f"{wrapper} {name}" if wrapper else name
         state = self._start(run_id, parent, "chain", name, span_name, SpanKind.INTERNAL, attrs, tags, metadata, op)
         state.is_agent = op is not None

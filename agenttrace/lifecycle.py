@@ -133,6 +133,9 @@ class SpanLife:
                 code = errors.status_code(error)
                 if code is not None:
                     attrs[sc.HTTP_STATUS_CODE] = code
+                wait = errors.retry_after_ms(error)
+                if wait is not None:
+                    attrs[sc.RETRY_AFTER_MS] = wait
             self.set(span, attrs)
             if error is not None:
                 errors.record(span, error, self.content, self.now())

@@ -33,6 +33,9 @@ class RunState:
     is_graph: bool = False
     children: int = 0
     retry_attempts: int = 0  # >0: this run wraps retry attempts
+    attempt: Optional[int] = None  # this run is attempt N of a retry wrapper
+    last_attempt_end: Optional[int] = None  # a retry wrapper: when its latest attempt ended (ns)
+    last_failure: Optional[tuple] = None  # a retry wrapper: (error type, status, retry-after ms) of that attempt
     fallbacks: bool = False  # this run is a ``with_fallbacks`` wrapper
     wrapper: Optional[str] = None  # "retry" / "fallback": the word its span name starts with
     route: Optional[str] = None  # the routing decision this run made ("→ polish"), shown as its output

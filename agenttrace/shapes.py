@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import sys
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
 _SKIP_MODULES = ("agenttrace.", "langchain_core.callbacks.")
@@ -39,6 +39,7 @@ class Shape:
     fallbacks: bool = False  # a with_fallbacks wrapper
     retry: bool = False  # a with_retry wrapper
     name: Optional[str] = None  # the agent's own name, where the runnable knows it
+    source: Any = field(default=None, compare=False, repr=False)  # the wrapper runnable (with_retry: its policy)
 
 
 PLAIN = Shape()
@@ -88,20 +89,33 @@ def graph_is_agent(graph: Any, depth: int = 0) -> bool:
     return verdict
 
 
-def _called_by_retry(frame) -> bool:
+def _retry_runnable(frame) -> Any:
+    """The ``RunnableRetry`` whose method ``frame`` runs (``True`` when it cannot be found)."""
+    for _ in range(2):
+        if frame is None:
+            break
+        runnable = frame.f_locals.get("self")
+        if runnable is not None and hasattr(runnable, "max_attempt_number"):
+            return runnable
+        frame = frame.f_back
+    return True
+
+
+def _called_by_retry(frame) -> Any:
     """``RunnableRetry.invoke`` / ``ainvoke`` / ``batch`` start their run through ``Runnable``'s
     ``_call_with_config`` family (a list comprehension in between for batches); its attempts are
-    started from ``RunnableRetry._invoke``, further up."""
+    started from ``RunnableRetry._invoke``, further up. Returns the wrapper (its policy is read from
+    it), or None when the run is not a retry wrapper's."""
     for _ in range(2):
         frame = frame.f_back
         if frame is None:
-            return False
+            return None
         module = frame.f_globals.get("__name__", "")
         if module == _RETRY_MODULE:
-            return not frame.f_code.co_name.startswith("_")
+            return None if frame.f_code.co_name.startswith("_") else _retry_runnable(frame)
         if module != _RUNNABLE_BASE:
-            return False
-    return False
+            return None
+    return None
 
 
 def of_chain(name: str, metadata: Mapping[str, Any]) -> Shape:
@@ -119,8 +133,9 @@ def of_chain(name: str, metadata: Mapping[str, Any]) -> Shape:
         return PLAIN
     if module == "langchain_core.runnables.fallbacks":
         return Shape(fallbacks=True)
-    if module == _RUNNABLE_BASE and _called_by_retry(frame):
-        return Shape(retry=True)
+    retry = _called_by_retry(frame) if module == _RUNNABLE_BASE else None
+    if retry is not None:
+        return Shape(retry=True, source=retry)
     if module.startswith(_CHAIN_MODULES):  # classic chains: AgentExecutor and its subclasses
         runnable = frame.f_locals.get("self")
         if runnable is not None and _class_names(runnable) & _AGENT_CLASSES:

@@ -55,6 +55,7 @@ class Telemetry:
     handle_sigterm: bool = False  # whether a SIGTERM runs the bounded shutdown before the process ends
     export_timeout: Optional[float] = None  # seconds one OTLP export may take (None: not an OTLP pipeline)
     score_sinks: tuple = ()  # integrations writing the scores beside the spans (Phoenix annotations)
+    retry_monitor: Optional[Any] = None  # the RetryMonitor detecting retry storms / herds (snapshot(), storms())
 
     @property
     def dropped_spans(self) -> int:
@@ -143,6 +144,15 @@ def _open_profiler(store: Any, segment_keys: Optional[Sequence[str]], window: Un
     return TrajectoryProcessor(store, segment_keys=keys, sync_interval=sync_interval)
 
 
+def _retry_monitor(setting: Any, clock: Optional[Callable[[], int]]):
+    """``retry_monitor=`` True / a dict of thresholds → a RetryMonitor; False / None → none."""
+    if setting is None or setting is False:
+        return None
+    from .retry_monitor import RetryMonitor
+
+    return RetryMonitor(None if setting is True else setting, clock=clock)
+
+
 def _resource(project: str, service_name: Optional[str]) -> Resource:
     attrs = {sc.OI_PROJECT_NAME: project}
     if service_name:
@@ -211,6 +221,8 @@ def configure(
     profile_sync_interval: float = 1.0,
     # scores beside the spans
     annotate_scores: Union[bool, str, None] = None,
+    # retry storm / thundering herd detection
+    retry_monitor: Union[bool, Mapping[str, Any]] = True,
 ) -> Telemetry:
     """Set up tracing for LangChain/LangGraph agents and return a :class:`Telemetry`.
 
@@ -263,6 +275,9 @@ def configure(
             (Phoenix span and trace annotations, through an installed score-sink integration).
             None (default): when profiles are configured and the export target answers as a
             Phoenix; True: always; a URL: always, to that Phoenix; False: never.
+        retry_monitor: detect retry storms and thundering herds per provider/model (default True);
+            a dict sets thresholds (``amplification``, ``min_calls``, ``window_s``, ``herd_retries``,
+            ``herd_window_ms``, ``jitter_spread_ms``; see docs/retries.md); False: off.
     """
     problems: list = []
     _check("content_format", content_format, content_format is None or content_format in CONTENT_FORMATS)
@@ -301,6 +316,9 @@ def configure(
             processor = SimpleSpanProcessor(exporter)
         provider.add_span_processor(processor)
 
+    monitor = _retry_monitor(retry_monitor, clock)
+    if monitor is not None:
+        provider.add_span_processor(monitor)
     profiler = _profiler(profile_store, segment_keys, profile_window, profile_sync_interval, problems)
     if profiler is not None:
         provider.add_span_processor(profiler)
@@ -327,6 +345,6 @@ def configure(
     created = owns or processor is not None or profiler is not None or bool(sinks)
     sigterm = bool(handle_sigterm) and created and _exit.install_sigterm()
     telemetry = Telemetry(handler, provider, project, resolved_endpoint, resolved_protocol, processor, owns, drops,
-                          profiler, float(exit_timeout), sigterm, resolved_timeout, sinks)
+                          profiler, float(exit_timeout), sigterm, resolved_timeout, sinks, monitor)
     _exit.register(telemetry)
     return telemetry
