@@ -196,7 +196,10 @@ def test_without_content_capture_the_template_is_the_exception_type():
     clusters = {c.template: c for c in cluster(failures, runs)}
     assert set(clusters) == {"retry_traffic.RateLimitError", "retry_traffic.BadRequestError"}
     assert all("req_" not in f.message and "safety" not in f.message for f in failures)  # no content leaked
-    assert clusters["retry_traffic.RateLimitError"].kind == "infrastructure"  # the type names the cause
+    # the status comes from the attempt spans' http.response.status_code, which needs no content
+    assert (clusters["retry_traffic.RateLimitError"].status, clusters["retry_traffic.BadRequestError"].status) == (429, 400)
+    assert clusters["retry_traffic.RateLimitError"].kind == "infrastructure"
+    assert clusters["retry_traffic.BadRequestError"].kind == "content_policy"
 
 
 def test_retries_help_names_the_classes():

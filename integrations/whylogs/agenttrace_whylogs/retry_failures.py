@@ -20,7 +20,7 @@ from agenttrace import semconv as sc
 from agenttrace.trajectory import (DEFAULT_SEGMENT_KEYS, SpanRecord, Trajectory, record_from_phoenix, record_from_sdk,
                                    trajectories)
 
-STATUS_ATTR = "http.response.status_code"
+STATUS_ATTR = sc.HTTP_STATUS_CODE  # http.response.status_code
 PROVIDER_ATTRS = ("gen_ai.provider.name", "gen_ai.system")
 # the status a provider SDK puts in its messages (OpenAI, Anthropic: "Error code: 429 - {...}")
 _STATED_STATUS = re.compile(r"\b(?:error code|status(?: code)?)[:= ]+([1-5]\d\d)\b", re.IGNORECASE)
