@@ -165,6 +165,12 @@ def annotate_findings(phoenix_store: Any, project: str, findings: Iterable[Any],
                 run_of[run.span_id] = run
                 per_run[(run.span_id, finding.annotation)].append(finding)
     rows = [annotation_row(run_of[span_id], name, found, incident_of) for (span_id, name), found in per_run.items()]
+    return write_rows(phoenix_store, rows)
+
+
+def write_rows(phoenix_store: Any, rows: Sequence[dict]) -> int:
+    """Write annotation rows (each with ``span_id`` and ``trace_id``) on their root spans and their
+    traces, 500 per request; returns how many rows. Also used for ``agenttrace retries`` clusters."""
     for i in range(0, len(rows), CHUNK):
         chunk = rows[i:i + CHUNK]
         phoenix_store.annotate_spans([{k: v for k, v in r.items() if k != "trace_id"} for r in chunk])

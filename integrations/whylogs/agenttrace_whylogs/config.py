@@ -28,4 +28,5 @@ class DriftConfig:
     min_category_shift: float = 0.1     # effect size for categorical findings (total variation distance)
     rate_rel: float = 0.5               # 0/1 features: relative change of the rate needed (+-50%)
     rate_abs: float = 0.005             # 0/1 features: absolute change of the rate needed (0.5 points)
+    amplification_rel: float = 0.2     # retries rule: relative rise of attempts per logical call needed (+20%)
     adjust: bool = True                 # Bonferroni-adjust p-values for the number of tests in the run

@@ -10,10 +10,10 @@ from typing import Any, Optional
 
 from .store import OVERALL
 
-RULES = ("distribution_drift", "score_shift", "refusal_rate", "trajectory_shape", "model_version_change")
+RULES = ("distribution_drift", "score_shift", "refusal_rate", "trajectory_shape", "model_version_change", "retries")
 ANNOTATIONS = {"distribution_drift": "distribution_drift", "score_shift": "score_shift",
                "refusal_rate": "refusal_rate_alert", "trajectory_shape": "trajectory_drift",
-               "model_version_change": "model_version_change"}
+               "model_version_change": "model_version_change", "retries": "retry_cascade"}
 SEVERITIES = ("alert", "warning", "info")
 
 

@@ -1,7 +1,7 @@
 """Drift rules: a baseline window against a current window, per segment, on whylogs profiles.
 
 :func:`detect` reads the merged profile of each segment (the overall segment ``*`` and every value
-of every segment key) for both windows and applies five rules:
+of every segment key) for both windows and applies six rules:
 
 ``distribution_drift`` (annotation ``distribution_drift``)
     Each numeric feature and score: whylogs' KS test on the two KLL sketches
@@ -60,6 +60,13 @@ of every segment key) for both windows and applies five rules:
     exactly). A requested model the baseline never had → info. Reported once, on the overall segment,
     with the segment values it appears in.
 
+``retries`` (annotation ``retry_cascade``)
+    Retry amplification (attempts per logical model call, from the sums of ``llm_calls`` and
+    ``retry_count``; one-sided Welch z-test on retries per run, effect ≥ ``amplification_rel``) and
+    the exhausted-retry rate (one-sided Fisher exact test, effect as for other rates), rises only;
+    it replaces the ``distribution_drift`` finding of ``retry_count`` / ``retry_exhausted`` in
+    its segment. ``agenttrace retries`` then clusters the failures by cause.
+
 Findings are ranked alerts first, then warnings, then info, then by ``score`` (the effect divided
 by its threshold: 1 = at the threshold; for model version changes 1 + 10 × the share of the
 alias's current traffic), the overall segment before segment values. A score feature that has a
@@ -73,8 +80,11 @@ the tool sequences that grew), for annotating those runs in Phoenix. The finding
 incidents by probable cause (``incidents.group``): ``DriftResult.incidents``.
 
 Modules: ``config`` (DriftConfig, DriftError), ``results`` (Finding, DriftResult), ``stats``
-(column statistics and tests), ``detector`` (the statistical rules), ``model_versions`` (the alias
-rule), ``incidents``; this module runs them (:func:`detect`).
+(column statistics and tests), ``rule_base`` (the rules' interface: a segment's two windows'
+profiles and the config in, candidate findings out), one module per statistical rule
+(``rule_distribution``, ``rule_score_shift``, ``rule_refusal``, ``rule_shape``, ``rule_retries``),
+``detector`` (runs them per segment, adjusts and decides), ``model_versions`` (the alias rule),
+``incidents``; this module runs them (:func:`detect`).
 """
 
 from __future__ import annotations
