@@ -224,7 +224,7 @@ def test_cli_demo_overnight_refuses_options_of_the_default_demo():
     assert result.exit_code == 2 and "--briefs only applies with --overnight" in result.output
 
 
-def test_cli_demo_overnight_shows_the_storm_and_the_dead_letters_and_their_replay_completes(monkeypatch, tmp_path):
+def test_cli_demo_overnight_shows_the_storm_dead_letters_and_clusters_and_the_replay_completes(monkeypatch, tmp_path):
     """The summary names the herd/storm the naive policy causes (no jitter), keeps the runs lost to
     429 in the dead-letter queue, and `agenttrace dlq replay` finishes them on the daytime agent."""
     monkeypatch.delenv("OTEL_EXPORTER_OTLP_PROTOCOL", raising=False)
@@ -237,6 +237,9 @@ def test_cli_demo_overnight_shows_the_storm_and_the_dead_letters_and_their_repla
         assert "on openai gpt-4o-mini: detected" in naive and "retries without jitter" in naive, result.output
         kept = int(result.output.split("dead-letter queue\n", 1)[1].split()[0])
         assert kept >= 1 and "agenttrace dlq replay" in result.output
+        clusters = result.output.split("failure clusters\n", 1)[1]  # one content-policy cause, one capacity cause
+        assert "content policy: " in clusters and "HTTP 400, client_category=supplements" in clusters, clusters
+        assert "infrastructure: " in clusters and "HTTP 429" in clusters, clusters
         replay = CliRunner().invoke(cli, ["dlq", "replay", "--endpoint", receiver.endpoint])
     finally:
         receiver.close()
