@@ -6,13 +6,13 @@ start or end a span (:mod:`agenttrace.lifecycle`). Parents come from LangChain's
 thread pools and asyncio tasks cannot cross-wire. What a chain *is* (graph, agent, workflow,
 fallback wrapper) is decided when it starts (:mod:`agenttrace.shapes`); LangGraph control flow
 (interrupts, handoffs, cancellation) is told apart from failure (:mod:`agenttrace.control`).
-Every callback is wrapped: an exception in here is logged once and swallowed, never raised into
-the agent, and the run it concerned is ended cleanly.
+Every callback is wrapped (:mod:`agenttrace.guard`): an exception in here is logged once and
+swallowed, never raised into the agent, and the run it concerned is ended cleanly. Tool and
+retriever callbacks are in :mod:`agenttrace.handler_tools`.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from typing import Any, Callable, Optional
@@ -20,7 +20,7 @@ from typing import Any, Callable, Optional
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.runnables.config import var_child_runnable_config
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import SpanKind
 
 from . import control, errors
 from . import extract as ex
@@ -33,31 +33,13 @@ from ._version import __version__
 from .content import ContentPolicy, Redactor, to_text
 from .flow import Flow
 from .lifecycle import SpanLife
+from .guard import guarded as _guard
+from .handler_tools import ToolCallbacks
 from .runs import RunRegistry, RunState
 
 logger = logging.getLogger("agenttrace")
 
-_ENDS = {"on_chain_end", "on_chain_error", "on_llm_end", "on_llm_error", "on_tool_end", "on_tool_error",
-         "on_retriever_end", "on_retriever_error"}
-
-
-def _guard(method):
-    ends = method.__name__ in _ENDS
-
-    @functools.wraps(method)
-    def safe(self, *args, **kwargs):
-        try:
-            return method(self, *args, **kwargs)
-        except Exception:  # noqa: BLE001 - tracing must never break the agent
-            self._internal_error(method.__name__)
-            if ends:
-                self._abandon(kwargs.get("run_id"))
-            return None
-
-    return safe
-
-
-class CallbackHandler(BaseCallbackHandler):
+class CallbackHandler(ToolCallbacks, BaseCallbackHandler):
     """Turns LangChain/LangGraph runs into OTel GenAI spans.
 
     Pass it per call (``config={"callbacks": [handler]}``) or let :func:`agenttrace.instrument`
@@ -387,86 +369,3 @@ class CallbackHandler(BaseCallbackHandler):
         except Exception:  # noqa: BLE001
             self._internal_error("metrics")
         self._finish(state, attrs, end=not owned)
-
-    # ------------------------------------------------------------------ tools and retrievers
-
-    @_guard
-    def on_tool_start(self, serialized, input_str, *, run_id, parent_run_id=None, tags=None, metadata=None, inputs=None, **kwargs):
-        name = ex.run_name(serialized, kwargs, "tool")
-        parent = self._parent(parent_run_id)
-        attrs: dict = {
-            sc.OPERATION: sc.OP_EXECUTE_TOOL,
-            sc.TOOL_NAME: name,
-            sc.TOOL_TYPE: "function",
-            sc.OI_SPAN_KIND: "TOOL",
-            sc.OI_TOOL_NAME: name,
-        }
-        description = serialized.get("description") if isinstance(serialized, dict) else None
-        if description:
-            attrs[sc.TOOL_DESCRIPTION] = to_text(description)
-            attrs[sc.OI_TOOL_DESCRIPTION] = to_text(description)
-        call_id = kwargs.get("tool_call_id") or self._pending_call(parent, name)
-        if call_id:
-            attrs[sc.TOOL_CALL_ID] = to_text(call_id)
-            attrs[sc.OI_TOOL_CALL_ID] = to_text(call_id)
-        self.flow.number(parent, name, tags, attrs)
-        if self.content.capture:
-            args = inputs if inputs is not None else input_str
-            self.genai.put(attrs, sc.TOOL_CALL_ARGUMENTS, args)
-            oi.tool_input(attrs, self.oi, input_str, inputs)
-        state = self._start(run_id, parent, "tool", name, f"{sc.OP_EXECUTE_TOOL} {name}", SpanKind.INTERNAL, attrs, tags, metadata,
-                            sc.OP_EXECUTE_TOOL)
-        if self.metrics is not None:
-            self._metrics_context(state, sc.OP_EXECUTE_TOOL, tags, metadata, {"model": None, "tool": name})
-            state.prompt = to_text(inputs if inputs is not None else input_str or "")
-
-    @staticmethod
-    def _pending_call(parent: Optional[RunState], tool: str) -> Optional[str]:
-        queue = (parent.pending_tool_calls or {}).get(tool) if parent is not None else None
-        return queue.pop(0) if queue else None
-
-    @_guard
-    def on_tool_end(self, output, *, run_id, **kwargs):
-        def build(state: RunState, attrs: dict) -> None:
-            if control.is_command(output):  # a tool that routes: a handoff, or a goto in its own graph
-                self.genai.put(attrs, sc.TOOL_CALL_RESULT, control.command_summary(output))
-                oi.tool_output(attrs, self.oi, control.command_summary(output))
-                if control.is_handoff(output):
-                    self.flow.handoff(state, output)
-                return
-            failure = ex.tool_output(attrs, self.genai, output)
-            oi.tool_output(attrs, self.oi, output)
-            if failure is not None:
-                attrs[sc.ERROR_TYPE] = failure
-                state.span.set_status(Status(StatusCode.ERROR, "tool returned an error message"))
-
-        self._end(run_id, build, lambda: getattr(output, "content", output))
-
-    @_guard
-    def on_tool_error(self, error, *, run_id, **kwargs):
-        self._error(run_id, error)
-
-    @_guard
-    def on_retriever_start(self, serialized, query, *, run_id, parent_run_id=None, tags=None, metadata=None, **kwargs):
-        metadata = metadata or {}
-        name = ex.run_name(serialized, kwargs, "retriever")
-        source = str(metadata.get("ls_vector_store_provider") or name)
-        parent = self._parent(parent_run_id)
-        attrs: dict = {sc.OPERATION: sc.OP_RETRIEVAL, sc.DATA_SOURCE_ID: source, sc.OI_SPAN_KIND: "RETRIEVER"}
-        self.flow.number(parent, name, tags, attrs)
-        self.genai.put(attrs, sc.RETRIEVAL_QUERY_TEXT, query)
-        oi.retriever_input(attrs, self.oi, query)
-        self._start(run_id, parent, "retriever", name, f"{sc.OP_RETRIEVAL} {source}", SpanKind.CLIENT, attrs, tags, metadata,
-                    sc.OP_RETRIEVAL)
-
-    @_guard
-    def on_retriever_end(self, documents, *, run_id, **kwargs):
-        def build(state: RunState, attrs: dict) -> None:
-            ex.documents(attrs, self.genai, documents)
-            oi.retriever_output(attrs, self.oi, documents)
-
-        self._end(run_id, build)
-
-    @_guard
-    def on_retriever_error(self, error, *, run_id, **kwargs):
-        self._error(run_id, error)
