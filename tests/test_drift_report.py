@@ -18,7 +18,7 @@ pytest.importorskip("whylogs")
 
 from agenttrace_whylogs import DriftConfig, ProfileStore, detect  # noqa: E402
 from agenttrace_whylogs.incidents import Incident  # noqa: E402
-from agenttrace_whylogs.report import to_html  # noqa: E402
+from agenttrace_whylogs.report_html import to_html  # noqa: E402
 from drift_traffic import generate, utc  # noqa: E402
 from phoenix_fixtures import free_port  # noqa: E402
 from test_phoenix_ui import browser  # noqa: E402,F401 - the headless Chromium fixture

@@ -37,9 +37,9 @@ def write_outputs(result: Any, store: Any, *, fmt: str, json_path: Optional[Path
                   html_options: Optional[dict] = None) -> None:
     """Print ``result`` on stdout as ``fmt``, then write the reports: the paths given, else (unless
     ``no_reports``) ``.agenttrace/reports/drift-<UTC time>.json/.html``; ``html_options`` go to
-    :func:`.report.to_html` (drift config, metric profiles, Phoenix URL and project). Raises
+    :func:`.report_html.to_html` (drift config, metric profiles, Phoenix URL and project). Raises
     ``OSError`` (with the file) when a report cannot be written."""
-    from . import json_report, report
+    from . import json_report
 
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     if json_path is None and not no_reports:
@@ -60,4 +60,6 @@ def write_outputs(result: Any, store: Any, *, fmt: str, json_path: Optional[Path
     if json_path is not None:
         say(f"JSON report: {json_report.to_json(result, json_path)}")
     if html_path is not None:
-        say(f"HTML report: {report.to_html(result, store, html_path, progress=progress, **(html_options or {}))}")
+        from .report_html import to_html  # matplotlib: imported when a report is drawn
+
+        say(f"HTML report: {to_html(result, store, html_path, progress=progress, **(html_options or {}))}")

@@ -1,14 +1,14 @@
 """Drift reports: the formatting shared by the terminal table (:mod:`.table`), the JSON report
 (:mod:`.json_report`), the Markdown output (:mod:`.markdown`) and the self-contained HTML page,
-which :func:`to_html` draws with :mod:`.report_html` (its plots in :mod:`.report_plots`, what they
-show read by :mod:`.report_data`, the links to Phoenix built by :mod:`.report_links`).
+which :func:`.report_html.to_html` draws (its plots in :mod:`.report_plots`, what they show read by
+:mod:`.report_data`, the links to Phoenix built by :mod:`.report_links`; matplotlib is imported only
+when a report is drawn).
 """
 
 from __future__ import annotations
 
 import math
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence
 
 OVERALL = "*"
@@ -79,16 +79,3 @@ def severity_counts(findings: Iterable[Any]) -> dict[str, int]:
     for f in findings:
         counts[f.severity] = counts.get(f.severity, 0) + 1
     return counts
-
-
-# --- HTML -------------------------------------------------------------------------------------
-
-
-def to_html(result: Any, store: Any, path: str | Path, **options: Any) -> Path:
-    """Write the self-contained HTML report (see :func:`agenttrace_whylogs.report_html.to_html`
-    for the options: the drift config and metric profiles whose thresholds are drawn, the Phoenix
-    URL and project the incidents link to, ...); returns the path. matplotlib is imported here,
-    when a report is drawn."""
-    from .report_html import to_html as write_html
-
-    return write_html(result, store, path, **options)
