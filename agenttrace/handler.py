@@ -32,9 +32,9 @@ from . import shapes
 from ._version import __version__
 from .content import ContentPolicy, Redactor, to_text
 from .flow import Flow
-from .lifecycle import SpanLife
 from .guard import guarded as _guard
 from .handler_tools import ToolCallbacks
+from .lifecycle import SpanLife
 from .runs import RunRegistry, RunState
 
 logger = logging.getLogger("agenttrace")
