@@ -194,11 +194,17 @@ class SQLiteStore(SqlStore):
         return [r[0] for r in cur.fetchall()]
 
 
+def default_target() -> str:
+    """Where the dead-letter queue is when nothing names it: ``AGENTTRACE_DEAD_LETTER``, else
+    ``.agenttrace/dead-letter.sqlite``."""
+    return os.environ.get(STORE_ENV, "").strip() or DEFAULT_PATH
+
+
 def open_store(target: Any = None) -> Any:
     """A store from a path (SQLite), a ``postgresql://`` URL (the PostgreSQL integration), or a
     store object; default ``AGENTTRACE_DEAD_LETTER``, else ``.agenttrace/dead-letter.sqlite``."""
     if target is None or target is True:
-        target = os.environ.get(STORE_ENV, "").strip() or DEFAULT_PATH
+        target = default_target()
     if not isinstance(target, (str, os.PathLike)):
         return target
     text = os.fspath(target)

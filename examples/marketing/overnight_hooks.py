@@ -10,18 +10,17 @@ them on the daytime tier.
 
 from __future__ import annotations
 
-import os
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any, Optional, Union
 
 from agenttrace import DeadLetter
+from agenttrace.dead_letter_store import default_target, open_store
 
 from .overnight_summary import OvernightSummary, PolicyResult, Section
 
 REPLAY_AGENT = "agenttrace_examples.marketing.overnight:replay_agent"
-DEFAULT_STORE = Path(".agenttrace") / "dead-letter.sqlite"  # `agenttrace dlq`'s default store
 
 
 def storm_section(result: PolicyResult, telemetry: Any) -> Optional[Section]:
@@ -52,8 +51,6 @@ def dead_letter_section(store: Union[str, Path]):
     started = time.time()
 
     def hook(summary: OvernightSummary) -> Optional[Section]:
-        from agenttrace.dead_letter_store import open_store
-
         db = open_store(str(store))
         try:
             entries = [e for e in db.list(limit=100_000) if (e.get("created_at") or 0) >= started]
@@ -65,7 +62,7 @@ def dead_letter_section(store: Union[str, Path]):
                  f"({', '.join(f'{p} {n}' for p, n in sorted(by_policy.items())) or 'none'}; "
                  f"{', '.join(f'{t} {n}' for t, n in by_error.most_common()) or 'no errors'})"]
         if entries:
-            where = "" if str(store) == (os.environ.get("AGENTTRACE_DEAD_LETTER") or str(DEFAULT_STORE)) else f" --store {store}"
+            where = "" if str(store) == default_target() else f" --store {store}"
             lines.append(f"replay them through the daytime agent stored with them ({REPLAY_AGENT}): "
                          f"agenttrace dlq{where} replay")
         lines.append("content-policy failures (HTTP 400) are not retryable: not dead-lettered, see the clusters")
@@ -97,7 +94,7 @@ def sections(store: Union[str, Path, None] = None) -> dict:
     """``run_overnight`` keyword arguments: dead-letter queue on ``store`` (default
     ``AGENTTRACE_DEAD_LETTER``, else ``agenttrace dlq``'s default), the storm and dead-letter
     sections in the summary."""
-    store = store or os.environ.get("AGENTTRACE_DEAD_LETTER") or DEFAULT_STORE
+    store = store or default_target()
     Path(store).parent.mkdir(parents=True, exist_ok=True)
     return {"telemetry_options": {"dead_letter": DeadLetter(str(store), replay_agent=REPLAY_AGENT)},
             "policy_sections": [storm_section], "batch_sections": [dead_letter_section(store), clusters_section],

@@ -101,7 +101,10 @@ class Detectors:
         """Class probabilities (numpy, rows × classes) for texts and their normalized embeddings."""
         import numpy as np
 
-        logits = self.features(embeddings, texts) @ self.weights.T + self.bias
+        dims = embeddings.shape[1]  # the same logits as features() @ weights.T, the TF-IDF part kept sparse
+        logits = embeddings @ self.weights[:, :dims].T + self.bias
+        if self.vocabulary:
+            logits = logits + np.asarray(self._tfidf.transform(list(texts)) @ self.weights[:, dims:].T)
         logits -= logits.max(axis=1, keepdims=True)
         e = np.exp(logits)
         return e / e.sum(axis=1, keepdims=True)
