@@ -1,0 +1,109 @@
+"""``agenttrace watch``: passes on a real profile store, notifications to a real local webhook
+receiver, the alert history, bad input — in process (click's runner); the kill -9 / SIGTERM
+behaviour is in test_watch_process.py."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from agenttrace.cli import main
+from agenttrace_whylogs import ProfileStore
+from drift_traffic import DAY, END, SEGMENT_KEYS, START, alias_update, generate
+from webhook_receiver import Receiver
+
+
+@pytest.fixture(scope="module")
+def updated(tmp_path_factory):
+    """30 days of baseline, then the gpt-4o alias answered by a new version refusing 30%."""
+    root = tmp_path_factory.mktemp("alias") / "profiles"
+    alias_update(root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def stationary(tmp_path_factory):
+    root = tmp_path_factory.mktemp("stationary") / "profiles"
+    with ProfileStore(root, window=DAY, segment_keys=SEGMENT_KEYS) as store:
+        store.write(generate(4000, START, END, seed=7))
+    return root
+
+
+def watch(*args: str):
+    return CliRunner().invoke(main, ["watch", *args], catch_exceptions=False)
+
+
+def test_an_alias_update_notifies_once_and_a_second_pass_sends_nothing_new(updated, tmp_path):
+    alerts = tmp_path / "alerts.sqlite"
+    with Receiver() as receiver:
+        first = watch("--once", "--store", str(updated), "--alert-store", str(alerts), "--webhook", receiver.url)
+        assert first.exit_code == 0, first.output
+        opened = receiver.events("opened")
+        ids = [m["incident"]["id"] for m in opened]
+        assert ids and len(ids) == len(set(ids)), ids  # one message per incident
+        cause = next(m["incident"] for m in opened if m["incident"]["cause"])
+        assert "gpt-4o-2024-11-20" in cause["title"] and "refusals" in cause["title"]
+        assert cause["evidence"] and "\n" not in cause["evidence"]
+        assert cause["key"].startswith("model_version_change|")
+        assert cause["severity"] == "alert"
+        lines = first.stdout.splitlines()
+        assert any(line.lstrip().startswith("opened") and cause["id"] in line for line in lines), first.stdout
+        assert all(len(line) <= 80 for line in lines), lines
+        assert f"{len(ids)} sent, 0 pending" in lines[-1]
+
+        second = watch("--once", "--store", str(updated), "--alert-store", str(alerts), "--webhook", receiver.url)
+        assert second.exit_code == 0, second.output
+        assert len(receiver.accepted) == len(ids)  # nothing new: same incidents, same ids
+        assert "0 events, 0 sent, 0 pending" in second.stdout
+
+    history = watch("--history", "--alert-store", str(alerts))
+    assert history.exit_code == 0, history.output
+    assert cause["id"] in history.stdout and "opened" in history.stdout
+    assert len([line for line in history.stdout.splitlines() if " opened " in line]) == len(ids)
+
+
+def test_stationary_traffic_sends_nothing(stationary, tmp_path):
+    with Receiver() as receiver:
+        result = watch("--once", "--store", str(stationary), "--alert-store", str(tmp_path / "a.sqlite"),
+                       "--webhook", receiver.url)
+        assert result.exit_code == 0, result.output
+        assert receiver.accepted == [] and receiver.refused == 0
+    assert "0 incidents, 0 events" in result.stdout
+
+
+def test_the_config_file_watch_section_sets_options_and_the_command_line_wins(updated, tmp_path):
+    with Receiver() as receiver, Receiver() as other:
+        config = tmp_path / "agenttrace.toml"
+        config.write_text(f'[watch]\nstore = "{updated}"\nwebhook = ["{other.url}"]\n'
+                          f'alert-store = "{tmp_path / "alerts.sqlite"}"\nresolve-after = "2h"\n')
+        result = watch("--once", "--config", str(config), "--webhook", receiver.url)
+        assert result.exit_code == 0, result.output
+        assert receiver.events("opened") and other.accepted == []
+        config.write_text("[watch]\nno-such-option = 1\n")
+        bad = watch("--once", "--config", str(config))
+        assert bad.exit_code == 2 and bad.stderr.startswith("error: --config: unknown key 'no-such-option'")
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--interval", "soon"], "--interval: 'soon' is not a duration"),
+    (["--interval", "0"], "--interval: '0' is not a duration"),
+    (["--smtp", "smtp://127.0.0.1:2525"], "--smtp needs --mail-to"),
+    (["--notify", "pager:tomorrow"], "notifier 'pager:tomorrow'"),
+    (["--webhook", "ftp://example.org"], "webhook notifier needs an http(s) URL"),
+    (["--store", "/no/such/store"], "no profile store at /no/such/store"),
+    (["--no-such-option"], "No such option: --no-such-option"),
+])
+def test_bad_input_is_one_line_and_exit_2(updated, tmp_path, args, says):
+    base = ["--once", "--store", str(updated), "--alert-store", str(tmp_path / "a.sqlite")]
+    result = watch(*base, *args)
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and says in lines[0], result.stderr
+
+
+def test_help_explains_the_options():
+    result = watch("--help")
+    assert result.exit_code == 0
+    for option in ("--store", "--phoenix-project", "--interval", "--once", "--resolve-after", "--webhook", "--slack",
+                   "--smtp", "--mail-to", "--alert-store", "--config", "--history", "--retry-base"):
+        assert option in result.stdout

@@ -1,0 +1,70 @@
+"""``agenttrace watch`` as a real process: kill -9 while its receiver is slow and failing, restart,
+and nothing is lost or sent twice; SIGTERM stops it cleanly (exit 0)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from agenttrace.alerts import Alerter
+from drift_traffic import alias_update
+from webhook_receiver import Receiver
+
+
+def start(store, alerts, url, cwd) -> subprocess.Popen:
+    env = dict(os.environ, WHYLOGS_NO_ANALYTICS="1", HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
+    return subprocess.Popen([sys.executable, "-m", "agenttrace.cli", "watch", "--interval", "1s", "--retry-base", "1s",
+                             "--store", str(store), "--alert-store", str(alerts), "--webhook", url],
+                            cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(condition, timeout: float, what: str, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if proc.poll() is not None:
+            raise AssertionError(f"watch exited ({proc.returncode}) before {what}: {proc.stderr.read()}")
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def test_kill_9_loses_no_pending_delivery_and_sends_no_duplicate_and_sigterm_exits_0(tmp_path):
+    store, alerts = tmp_path / "profiles", tmp_path / "alerts.sqlite"
+    alias_update(store)
+    with Receiver() as receiver:
+        receiver.status, receiver.delay = 503, 0.3  # slow, then failing: every delivery stays pending
+        proc = start(store, alerts, receiver.url, tmp_path)
+        try:
+            wait_for(lambda: receiver.refused >= 3, 90, "retried deliveries", proc)  # the first try and retries
+        finally:
+            proc.kill()  # SIGKILL: no handler, no cleanup
+            proc.wait(30)
+        assert proc.returncode == -signal.SIGKILL
+
+        alerter = Alerter(str(alerts), [])
+        opened = [e["incident_id"] for e in alerter.history(limit=1000) if e["kind"] == "opened"]
+        pending = alerter.pending()
+        assert opened and receiver.accepted == []
+        assert {p["incident_id"] for p in pending if p["event"] == "opened"} == set(opened)  # kept, not lost
+
+        receiver.status, receiver.delay = 200, 0.0
+        proc = start(store, alerts, receiver.url, tmp_path)
+        try:
+            wait_for(lambda: len(receiver.accepted) >= len(opened), 90, "the pending deliveries", proc)
+            time.sleep(3)  # a few more passes: they must re-open nothing and send nothing
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert proc.returncode == 0, err
+        assert "stopped" in out and "SIGTERM" in err
+
+    delivered = [m["incident"]["id"] for m in receiver.events("opened")]
+    assert sorted(delivered) == sorted(opened) and len(set(delivered)) == len(delivered)  # each exactly once
+    assert len(receiver.accepted) == len(opened)
+    after = Alerter(str(alerts), [])
+    assert len([e for e in after.history(limit=1000) if e["kind"] == "opened"]) == len(opened)  # none re-opened
+    assert after.pending() == []
