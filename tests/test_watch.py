@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from agenttrace.cli import main
 from agenttrace_whylogs import ProfileStore
 from drift_traffic import DAY, END, SEGMENT_KEYS, START, alias_update, generate
-from webhook_receiver import Receiver
+from alert_receivers import HookReceiver
 
 
 @pytest.fixture(scope="module")
@@ -29,16 +29,20 @@ def stationary(tmp_path_factory):
     return root
 
 
+def opened_of(receiver) -> list:
+    return [b for b in receiver.bodies() if b["event"] == "opened"]
+
+
 def watch(*args: str):
     return CliRunner().invoke(main, ["watch", *args], catch_exceptions=False)
 
 
 def test_an_alias_update_notifies_once_and_a_second_pass_sends_nothing_new(updated, tmp_path):
     alerts = tmp_path / "alerts.sqlite"
-    with Receiver() as receiver:
+    with HookReceiver() as receiver:
         first = watch("--once", "--store", str(updated), "--alert-store", str(alerts), "--webhook", receiver.url)
         assert first.exit_code == 0, first.output
-        opened = receiver.events("opened")
+        opened = opened_of(receiver)
         ids = [m["incident"]["id"] for m in opened]
         assert ids and len(ids) == len(set(ids)), ids  # one message per incident
         cause = next(m["incident"] for m in opened if m["incident"]["cause"])
@@ -53,7 +57,7 @@ def test_an_alias_update_notifies_once_and_a_second_pass_sends_nothing_new(updat
 
         second = watch("--once", "--store", str(updated), "--alert-store", str(alerts), "--webhook", receiver.url)
         assert second.exit_code == 0, second.output
-        assert len(receiver.accepted) == len(ids)  # nothing new: same incidents, same ids
+        assert len(receiver.bodies()) == len(ids)  # nothing new: same incidents, same ids
         assert "0 events, 0 sent, 0 pending" in second.stdout
 
     history = watch("--history", "--alert-store", str(alerts))
@@ -63,22 +67,22 @@ def test_an_alias_update_notifies_once_and_a_second_pass_sends_nothing_new(updat
 
 
 def test_stationary_traffic_sends_nothing(stationary, tmp_path):
-    with Receiver() as receiver:
+    with HookReceiver() as receiver:
         result = watch("--once", "--store", str(stationary), "--alert-store", str(tmp_path / "a.sqlite"),
                        "--webhook", receiver.url)
         assert result.exit_code == 0, result.output
-        assert receiver.accepted == [] and receiver.refused == 0
+        assert receiver.bodies() == [] and receiver.attempts == 0
     assert "0 incidents, 0 events" in result.stdout
 
 
 def test_the_config_file_watch_section_sets_options_and_the_command_line_wins(updated, tmp_path):
-    with Receiver() as receiver, Receiver() as other:
+    with HookReceiver() as receiver, HookReceiver() as other:
         config = tmp_path / "agenttrace.toml"
         config.write_text(f'[watch]\nstore = "{updated}"\nwebhook = ["{other.url}"]\n'
                           f'alert-store = "{tmp_path / "alerts.sqlite"}"\nresolve-after = "2h"\n')
         result = watch("--once", "--config", str(config), "--webhook", receiver.url)
         assert result.exit_code == 0, result.output
-        assert receiver.events("opened") and other.accepted == []
+        assert opened_of(receiver) and other.bodies() == []
         config.write_text("[watch]\nno-such-option = 1\n")
         bad = watch("--once", "--config", str(config))
         assert bad.exit_code == 2 and bad.stderr.startswith("error: --config: unknown key 'no-such-option'")
@@ -91,7 +95,7 @@ def test_the_config_file_watch_section_sets_options_and_the_command_line_wins(up
     (["--notify", "pager:tomorrow"], "notifier 'pager:tomorrow'"),
     (["--webhook", "ftp://example.org"], "webhook notifier needs an http(s) URL"),
     (["--store", "/no/such/store"], "no profile store at /no/such/store"),
-    (["--no-such-option"], "No such option: --no-such-option"),
+    (["--no-such-option"], "No such option '--no-such-option'"),
 ])
 def test_bad_input_is_one_line_and_exit_2(updated, tmp_path, args, says):
     base = ["--once", "--store", str(updated), "--alert-store", str(tmp_path / "a.sqlite")]

@@ -11,7 +11,11 @@ import time
 
 from agenttrace.alerts import Alerter
 from drift_traffic import alias_update
-from webhook_receiver import Receiver
+from alert_receivers import HookReceiver
+
+
+def opened_of(receiver) -> list:
+    return [b for b in receiver.bodies() if b["event"] == "opened"]
 
 
 def start(store, alerts, url, cwd) -> subprocess.Popen:
@@ -33,11 +37,11 @@ def wait_for(condition, timeout: float, what: str, proc: subprocess.Popen) -> No
 def test_kill_9_loses_no_pending_delivery_and_sends_no_duplicate_and_sigterm_exits_0(tmp_path):
     store, alerts = tmp_path / "profiles", tmp_path / "alerts.sqlite"
     alias_update(store)
-    with Receiver() as receiver:
+    with HookReceiver() as receiver:
         receiver.status, receiver.delay = 503, 0.3  # slow, then failing: every delivery stays pending
         proc = start(store, alerts, receiver.url, tmp_path)
         try:
-            wait_for(lambda: receiver.refused >= 3, 90, "retried deliveries", proc)  # the first try and retries
+            wait_for(lambda: receiver.attempts >= 3, 90, "retried deliveries", proc)  # the first try and retries
         finally:
             proc.kill()  # SIGKILL: no handler, no cleanup
             proc.wait(30)
@@ -46,13 +50,13 @@ def test_kill_9_loses_no_pending_delivery_and_sends_no_duplicate_and_sigterm_exi
         alerter = Alerter(str(alerts), [])
         opened = [e["incident_id"] for e in alerter.history(limit=1000) if e["kind"] == "opened"]
         pending = alerter.pending()
-        assert opened and receiver.accepted == []
+        assert opened and receiver.bodies() == []
         assert {p["incident_id"] for p in pending if p["event"] == "opened"} == set(opened)  # kept, not lost
 
         receiver.status, receiver.delay = 200, 0.0
         proc = start(store, alerts, receiver.url, tmp_path)
         try:
-            wait_for(lambda: len(receiver.accepted) >= len(opened), 90, "the pending deliveries", proc)
+            wait_for(lambda: len(receiver.bodies()) >= len(opened), 90, "the pending deliveries", proc)
             time.sleep(3)  # a few more passes: they must re-open nothing and send nothing
             proc.send_signal(signal.SIGTERM)
             out, err = proc.communicate(timeout=60)
@@ -62,9 +66,9 @@ def test_kill_9_loses_no_pending_delivery_and_sends_no_duplicate_and_sigterm_exi
         assert proc.returncode == 0, err
         assert "stopped" in out and "SIGTERM" in err
 
-    delivered = [m["incident"]["id"] for m in receiver.events("opened")]
+    delivered = [m["incident"]["id"] for m in opened_of(receiver)]
     assert sorted(delivered) == sorted(opened) and len(set(delivered)) == len(delivered)  # each exactly once
-    assert len(receiver.accepted) == len(opened)
+    assert len(receiver.bodies()) == len(opened)
     after = Alerter(str(alerts), [])
     assert len([e for e in after.history(limit=1000) if e["kind"] == "opened"]) == len(opened)  # none re-opened
     assert after.pending() == []

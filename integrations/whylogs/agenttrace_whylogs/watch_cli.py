@@ -65,13 +65,13 @@ def read_config(path: Optional[Path], explicit: bool) -> dict:
 def apply_config(ctx: click.Context, section: dict, source: Path) -> dict:
     """The command's parameters, with each one left at its default taken from ``section``."""
     values = dict(ctx.params)
-    names = {p.name: p for p in ctx.command.params if p.name}
+    # keys are the long option names, with - or _: webhook, alert-store, phoenix_project, ...
+    options = {o.lstrip("-").replace("-", "_"): p for p in ctx.command.params for o in p.opts if o.startswith("--")}
     for raw, value in section.items():
-        name = raw.replace("-", "_")
-        name = {"store": "store_path", "phoenix_url": "phoenix_url_option"}.get(name, name)
-        param = names.get(name)
-        if param is None or name in ("config", "history", "once"):
+        param = options.get(str(raw).replace("-", "_"))
+        if param is None or param.name in ("config_path", "history", "once"):
             raise BadInput(f"--config: unknown key {raw!r} in [watch] of {source}")
+        name = param.name
         if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT:
             continue  # the command line wins
         if param.multiple and not isinstance(value, list):

@@ -55,10 +55,9 @@ class PassResult:
     refreshed: Optional[int] = None  # runs read from Phoenix (None: not watching a project)
 
     def line(self, number: int) -> str:
-        fresh = f", +{self.refreshed} runs" if self.refreshed is not None else ""
-        text = (f"{self.started:%Y-%m-%d %H:%M:%S} pass {number}: {self.findings} findings, {self.incidents} "
-                f"incidents, {len(self.events)} events, {self.sent} sent, {self.pending} pending{fresh} "
-                f"({self.seconds:.1f}s)")
+        fresh = f" +{self.refreshed} runs," if self.refreshed is not None else ""
+        text = (f"{self.started:%H:%M:%S} #{number}:{fresh} {self.findings} findings, {self.incidents} incidents, "
+                f"{len(self.events)} events, {self.sent} sent, {self.pending} pending, {self.seconds:.1f}s")
         return one_line(text, WIDTH)
 
 
