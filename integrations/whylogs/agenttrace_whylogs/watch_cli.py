@@ -239,6 +239,9 @@ def run(*, store_path: Path, phoenix_project: Optional[str], phoenix_url_option:
         restore = _on_signals(stop)
         where = f"Phoenix project {phoenix_project!r} at {source.phoenix_url}" if phoenix_project else str(store_path)
         say = _printer()
+        if not senders:
+            warn("no notifier (--webhook, --slack, --smtp, --notify or the [watch] config section): alerts are "
+                 "recorded in the alert history only")
         if not once:
             say(f"watching {where} every {interval}, {len(senders)} notifier(s); alert store {alert_store or 'default'}")
         try:

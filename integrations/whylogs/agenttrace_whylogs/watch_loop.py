@@ -68,7 +68,8 @@ def event_line(event: Any) -> str:
     severity = getattr(event, "severity", None) or getattr(incident, "severity", "") or ""
     ident = getattr(incident, "id", None) or getattr(event, "incident_id", "") or ""
     title = getattr(incident, "title", None) or getattr(event, "title", "") or ""
-    return one_line(f"  {kind:<9} {severity:<7} {ident} {title}", WIDTH)
+    line = f"  {kind:<9} {severity:<7} {ident} {one_line(title)}"
+    return line if len(line) <= WIDTH else line[: WIDTH - 1] + "…"
 
 
 @dataclass
@@ -132,23 +133,15 @@ class Watcher:
     def detect(self, store: Any, now: datetime) -> tuple[int, list, Any]:
         """(findings, incidents, drift result) on the store's data up to ``now``."""
         from . import rules
-        from .incidents import group
+        from .sequential import fast_findings, fast_incidents
 
         result = rules.detect(store, config=self.config)
         incidents = list(result.incidents)
-        fast = self._fast(store, now)
-        if fast:
-            known = {i.id for i in incidents}
-            incidents += [i for i in group(fast, result.segment_rows, result.skipped) if i.id not in known]
+        # data time: the end of the latest profiled window, or now when that window is still open
+        fast = list(fast_findings(store, min(now, store.time_range()[1]), self.fast_config))
+        known = {i.id for i in incidents}
+        incidents += [i for i in fast_incidents(fast) if i.id not in known]
         return len(result.findings) + len(fast), incidents, result
-
-    def _fast(self, store: Any, now: datetime) -> list:
-        try:
-            from .sequential import fast_findings
-        except ImportError:  # the sequential rules are not installed with this version
-            return []
-        latest = store.time_range()[1]
-        return list(fast_findings(store, min(now, latest), self.fast_config))
 
     # --- incidents → alerts -------------------------------------------------------------------
 
