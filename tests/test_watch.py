@@ -111,3 +111,24 @@ def test_help_explains_the_options():
     for option in ("--store", "--phoenix-project", "--interval", "--once", "--resolve-after", "--webhook", "--slack",
                    "--smtp", "--mail-to", "--alert-store", "--config", "--history", "--retry-base"):
         assert option in result.stdout
+
+
+def test_the_drift_report_shows_the_alert_timeline_when_there_is_an_alert_store(updated, tmp_path, monkeypatch):
+    import base64
+    import re
+
+    alerts = tmp_path / "alerts.sqlite"
+    monkeypatch.setenv("AGENTTRACE_ALERT_STORE", str(alerts))
+    drift = ["drift", "--store", str(updated), "--fail-on", "never", "--no-progress", "--json", str(tmp_path / "r.json")]
+    before = CliRunner().invoke(main, [*drift, "--html", str(tmp_path / "before.html")], catch_exceptions=False)
+    assert before.exit_code == 0, before.output
+    assert "<h2>Alerts</h2>" not in (tmp_path / "before.html").read_text()  # no alert store yet: no timeline
+
+    assert watch("--once", "--store", str(updated)).exit_code == 0  # the alert store from the environment
+    after = CliRunner().invoke(main, [*drift, "--html", str(tmp_path / "after.html")], catch_exceptions=False)
+    assert after.exit_code == 0, after.output
+    page = (tmp_path / "after.html").read_text()
+    section = page[page.index("<h2>Alerts</h2>"):]
+    image = re.search(r'src="data:image/png;base64,([^"]+)"', section)
+    assert image and base64.b64decode(image.group(1)).startswith(b"\x89PNG")
+    assert "alert timeline" in section

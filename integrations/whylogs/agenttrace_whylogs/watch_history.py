@@ -7,7 +7,7 @@ resolved); :func:`normalise` reads them whether they are mappings or objects.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional
 
@@ -74,8 +74,6 @@ def history_from(target: Optional[str | Path] = None) -> list[dict]:
     target = target or default_target()
     if "://" not in str(target) and not Path(target).is_file():
         return []
-    from datetime import timedelta
-
     from agenttrace.alerts import Alerter, open_alert_store
 
     return normalise(Alerter(open_alert_store(str(target)), [], timedelta(hours=1)).history(limit=100_000))
@@ -94,10 +92,22 @@ def timeline_plot(rows: list[dict]) -> Optional[str]:
     ax = fig.add_subplot(1, 1, 1)
     styles = {"opened": ("o", "C3", "opened"), "escalated": ("^", "C1", "escalated"), "resolved": ("o", "none", "resolved")}
     for event, (marker, color, label) in styles.items():
-        mine = [r for r in rows if r["event"] == event]
-        if mine:
-            ax.scatter([_naive(r["at"]) for r in mine], [rules.index(r["rule"]) for r in mine], marker=marker,
-                       s=40, facecolors=color, edgecolors="C3", label=label, zorder=3)
+        # events of one rule in the same minute are one marker, with their count beside it
+        counts: dict = {}
+        for r in rows:
+            if r["event"] == event:
+                at = _naive(r["at"]).replace(second=0, microsecond=0)
+                counts[(at, rules.index(r["rule"]))] = counts.get((at, rules.index(r["rule"])), 0) + 1
+        if not counts:
+            continue
+        ax.scatter([at for at, _ in counts], [y for _, y in counts], marker=marker, s=40, facecolors=color,
+                   edgecolors="C3", label=label, zorder=3)
+        for (at, y), n in counts.items():
+            if n > 1:
+                ax.annotate(f"×{n}", (at, y), xytext=(6, 4), textcoords="offset points", fontsize=8)
+    times = [_naive(r["at"]) for r in rows]
+    if max(times) - min(times) < timedelta(hours=2):  # a single moment: a day around it, not years
+        ax.set_xlim(min(times) - timedelta(hours=12), max(times) + timedelta(hours=12))
     ax.set_yticks(range(len(rules)), rules)
     ax.set_ylim(-0.7, len(rules) - 0.3)
     ax.grid(axis="x", alpha=0.3)
