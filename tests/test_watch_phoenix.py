@@ -28,11 +28,13 @@ def test_a_pass_on_a_phoenix_project_notifies_with_a_link_to_the_annotated_runs(
     project, live = export(phoenix_server, phoenix_store, plan)
     alerts = tmp_path / "alerts.sqlite"
     with HookReceiver() as receiver:
-        result = CliRunner().invoke(main, ["watch", "--once", "--phoenix-project", project, "--phoenix-url",
-                                           phoenix_server.url, "--alert-store", str(alerts), "--webhook", receiver.url,
-                                           "--baseline-days", "14", "--min-rows", "5"], catch_exceptions=False)
+        result = CliRunner().invoke(main, ["watch", "--once", "--store", str(tmp_path / "none"), "--phoenix-project",
+                                           project, "--phoenix-url", phoenix_server.url, "--alert-store", str(alerts),
+                                           "--webhook", receiver.url, "--baseline-days", "14", "--min-rows", "5"],
+                                    catch_exceptions=False)
         assert result.exit_code == 0, result.output
-        assert f"+{len(live)} runs," in result.stdout
+        assert f"+{len(live)} runs," in result.stdout  # profiled from Phoenix: there is no store
+        assert not (tmp_path / "none").exists()
         opened = [b["incident"] for b in receiver.bodies() if b["event"] == "opened"]
     cause = next(i for i in opened if i["key"].startswith("model_version_change|"))
     assert "gpt-4o-2024-11-20" in cause["title"]

@@ -91,10 +91,14 @@ def apply_config(ctx: click.Context, section: dict, source: Path) -> dict:
               default=str(DEFAULT_STORE), show_default=True,
               help="Profile store directory to watch, as written by agenttrace.configure(profile_store=...).")
 @click.option("--phoenix-project", metavar="NAME",
-              help="Watch a Phoenix project instead: each pass profiles the runs that ended since the last one.")
+              help="Phoenix project of the traced runs: notifications link to its runs (and --annotate marks them). "
+                   "When the store is missing or empty (or with --from-phoenix) each pass profiles the project's runs "
+                   "that ended since the last one instead.")
 @click.option("--phoenix-url", "phoenix_url_option", metavar="URL",
               help="Phoenix base URL (default: PHOENIX_COLLECTOR_ENDPOINT, else the Phoenix started by "
                    "`agenttrace phoenix start`, else http://localhost:6006).")
+@click.option("--from-phoenix", is_flag=True,
+              help="Profile the Phoenix project's runs even if the store has profiles (the store is not modified).")
 @click.option("--interval", default="15m", show_default=True, metavar="DURATION",
               help="Time between passes: seconds, or a number with s, m, h or d (e.g. 30s, 15m, 1h).")
 @click.option("--once", is_flag=True, help="Run one pass, deliver what is due, and exit (for cron).")
@@ -206,13 +210,16 @@ def history(alert_store: Optional[str]) -> int:
     return 0
 
 
-def run(*, store_path: Path, phoenix_project: Optional[str], phoenix_url_option: Optional[str], interval: str,
+def run(*, store_path: Path, phoenix_project: Optional[str], phoenix_url_option: Optional[str], from_phoenix: bool,
+        interval: str,
         once: bool, resolve_after: str, notify_on: str, webhooks: tuple, slacks: tuple, smtps: tuple,
         mail_to: tuple, specs: tuple, retry_base: str, alert_store: Optional[str], segment_keys: tuple, baseline_days: float, current_days: float,
         score_shift: float, refusal_abs: float, refusal_audit: float, refusal_provider: float, min_rows: int,
         annotate: Optional[bool], **_: Any) -> int:
     every = parse_duration(interval, "--interval")
     clear_for = parse_duration(resolve_after, "--resolve-after")
+    if from_phoenix and not phoenix_project:
+        raise BadInput("--from-phoenix needs --phoenix-project NAME")
     if annotate and not phoenix_project:
         raise BadInput("--annotate needs --phoenix-project NAME (the project whose runs get the annotations)")
     first_retry = parse_duration(retry_base, "--retry-base")
@@ -227,7 +234,7 @@ def run(*, store_path: Path, phoenix_project: Optional[str], phoenix_url_option:
                          refusal_provider_rel=refusal_provider, min_rows=min_rows,
                          segment_keys=list(segment_keys) or None)
     with tempfile.TemporaryDirectory(prefix="agenttrace-watch-") as scratch:
-        source = _source(store_path, phoenix_project, phoenix_url_option, segment_keys, Path(scratch))
+        source = _source(store_path, phoenix_project, phoenix_url_option, segment_keys, Path(scratch), from_phoenix)
         try:
             alerter = Alerter(open_alerts(alert_store), senders, timedelta(seconds=clear_for),
                               backoff_base=first_retry, backoff_cap=max(3600.0, first_retry))
@@ -237,7 +244,7 @@ def run(*, store_path: Path, phoenix_project: Optional[str], phoenix_url_option:
                           annotate=bool(phoenix_project) if annotate is None else annotate)
         stop = threading.Event()
         restore = _on_signals(stop)
-        where = f"Phoenix project {phoenix_project!r} at {source.phoenix_url}" if phoenix_project else str(store_path)
+        where = f"Phoenix project {phoenix_project!r} at {source.phoenix_url}" if source.from_phoenix else str(store_path)
         say = _printer()
         if not senders:
             warn("no notifier (--webhook, --slack, --smtp, --notify or the [watch] config section): alerts are "
@@ -253,24 +260,27 @@ def run(*, store_path: Path, phoenix_project: Optional[str], phoenix_url_option:
     return 1 if once and failures else 0
 
 
-def _source(store_path: Path, project: Optional[str], url_option: Optional[str], keys: tuple, scratch: Path) -> Any:
+def _source(store_path: Path, project: Optional[str], url_option: Optional[str], keys: tuple, scratch: Path,
+            from_phoenix: bool) -> Any:
+    from .cli import _has_profiles
     from .watch_loop import Source
 
-    if not project:
-        source = Source(store_path)
-        source.open()  # a missing or empty store is bad input now, not a failed pass every interval
-        return source
-    try:
-        from agenttrace_phoenix import PhoenixError
-        from agenttrace_phoenix.store import project_path
-    except ModuleNotFoundError:
-        raise BadInput("--phoenix-project needs the Phoenix integration: pip install -e integrations/phoenix") from None
-    try:
-        project_path(project)
-    except PhoenixError as err:
-        raise BadInput(f"--phoenix-project: {err}") from None
-    # profiles built from Phoenix live for this process: a restart reads the project again, never twice
-    return Source(scratch / "profiles", project, phoenix_url(url_option), tuple(keys))
+    if project:
+        try:
+            from agenttrace_phoenix import PhoenixError
+            from agenttrace_phoenix.store import project_path
+        except ModuleNotFoundError:
+            raise BadInput("--phoenix-project needs the Phoenix integration: pip install -e integrations/phoenix") from None
+        try:
+            project_path(project)
+        except PhoenixError as err:
+            raise BadInput(f"--phoenix-project: {err}") from None
+    if project and (from_phoenix or not _has_profiles(store_path)):
+        # profiles built from Phoenix live for this process: a restart reads the project again, never twice
+        return Source(scratch / "profiles", project, phoenix_url(url_option), tuple(keys), from_phoenix=True)
+    source = Source(store_path, project, phoenix_url(url_option) if project else None, tuple(keys))
+    source.open()  # a missing or empty store is bad input now, not a failed pass every interval
+    return source
 
 
 def _printer() -> Any:

@@ -74,40 +74,47 @@ def event_line(event: Any) -> str:
 
 @dataclass
 class Source:
-    """Where the runs are: a profile store, or a Phoenix project profiled into one."""
+    """Where the runs are: a profile store, or a Phoenix project profiled into one (``from_phoenix``).
+    With a project, links and annotations go to it either way."""
 
     store_path: Path
     phoenix_project: Optional[str] = None
     phoenix_url: Optional[str] = None
     segment_keys: tuple[str, ...] = ()
+    from_phoenix: bool = False
     _phoenix: Any = None
     _read_until: Optional[datetime] = None
 
     def refresh(self) -> Optional[int]:
         """Read the Phoenix runs that ended since the last refresh into the store (runs read), or
         None when the store is not built from Phoenix."""
-        if not self.phoenix_project:
+        if not self.from_phoenix:
             return None
         from agenttrace.trajectory import DEFAULT_SEGMENT_KEYS
-        from agenttrace_phoenix import PhoenixError, PhoenixStore
+        from agenttrace_phoenix import PhoenixError
 
         from .cli import BadInput
         from .from_phoenix import write_phoenix_runs
         from .store import ProfileStore
 
-        if self._phoenix is None:
-            self._phoenix = PhoenixStore(self.phoenix_url)
         keys = tuple(dict.fromkeys([*DEFAULT_SEGMENT_KEYS, *self.segment_keys]))
         until = now_utc()
         store = ProfileStore(self.store_path, window=timedelta(hours=1), segment_keys=keys, sync_interval=None)
         try:
             # a run that ended in the last pass's final seconds may be read twice at most once per restart
-            rows = write_phoenix_runs(self._phoenix, self.phoenix_project, store, start=self._read_until, end=until,
+            rows = write_phoenix_runs(self.phoenix(), self.phoenix_project, store, start=self._read_until, end=until,
                                       segment_keys=keys)
         except PhoenixError as err:
             raise BadInput(f"{err} (is Phoenix running at {self.phoenix_url}?)") from None
         self._read_until = until
         return rows
+
+    def phoenix(self) -> Any:
+        from agenttrace_phoenix import PhoenixStore
+
+        if self._phoenix is None:
+            self._phoenix = PhoenixStore(self.phoenix_url)
+        return self._phoenix
 
     def open(self) -> Any:
         from .cli import open_store
@@ -198,7 +205,7 @@ class Watcher:
         from agenttrace_phoenix.annotations import annotate_findings
 
         findings = [f for i in incidents for f in i.findings]
-        annotate_findings(self.source._phoenix, self.source.phoenix_project, findings, incidents=incidents,
+        annotate_findings(self.source.phoenix(), self.source.phoenix_project, findings, incidents=incidents,
                           segment_keys=tuple(store.segments()))
 
 
