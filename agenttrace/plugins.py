@@ -28,6 +28,7 @@ ALERT_STORES = "agenttrace.alert_stores"
 # What to install when a plug-in is missing: (group, name) → the integration that provides it
 PROVIDERS = {
     (COMMANDS, "drift"): "the whylogs integration: pip install -e integrations/whylogs",
+    (COMMANDS, "watch"): "the whylogs integration: pip install -e integrations/whylogs",
     (COMMANDS, "phoenix"): "the Phoenix integration: pip install -e integrations/phoenix",
     (SCORERS, "langkit"): "the LangKit integration: pip install torch==2.13.0 && pip install -e integrations/langkit",
     (PROFILE_STORES, "whylogs"): "the whylogs integration: pip install -e integrations/whylogs (agenttrace-whylogs)",

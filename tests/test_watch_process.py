@@ -72,3 +72,29 @@ def test_kill_9_loses_no_pending_delivery_and_sends_no_duplicate_and_sigterm_exi
     after = Alerter(str(alerts), [])
     assert len([e for e in after.history(limit=1000) if e["kind"] == "opened"]) == len(opened)  # none re-opened
     assert after.pending() == []
+
+
+def test_a_failing_pass_is_reported_and_the_next_one_runs(tmp_path):
+    """Phoenix is down: each pass fails with one warning line, the watch keeps going, SIGTERM exits 0."""
+    from phoenix_fixtures import free_port
+
+    env = dict(os.environ, WHYLOGS_NO_ANALYTICS="1", HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "agenttrace.cli", "watch", "--interval", "1s",
+                             "--store", str(tmp_path / "none"), "--phoenix-project", "support-bot",
+                             "--phoenix-url", f"http://127.0.0.1:{free_port()}", "--alert-store",
+                             str(tmp_path / "alerts.sqlite")], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    try:
+        deadline = time.monotonic() + 60
+        while not any("pass 2 failed" in line for line in lines):
+            assert time.monotonic() < deadline and proc.poll() is None, lines
+            lines.append(proc.stderr.readline())
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    failed = [line for line in lines if "failed" in line]
+    assert failed[0].startswith("warning: pass 1 failed: ") and "is Phoenix running" in failed[0], failed

@@ -262,23 +262,15 @@ def run(*, store_path: Path, phoenix_project: Optional[str], phoenix_url_option:
 
 def _source(store_path: Path, project: Optional[str], url_option: Optional[str], keys: tuple, scratch: Path,
             from_phoenix: bool) -> Any:
-    from .cli import _has_profiles
+    from .cli import _has_profiles, open_phoenix
     from .watch_loop import Source
 
-    if project:
-        try:
-            from agenttrace_phoenix import PhoenixError
-            from agenttrace_phoenix.store import project_path
-        except ModuleNotFoundError:
-            raise BadInput("--phoenix-project needs the Phoenix integration: pip install -e integrations/phoenix") from None
-        try:
-            project_path(project)
-        except PhoenixError as err:
-            raise BadInput(f"--phoenix-project: {err}") from None
+    url = phoenix_url(url_option) if project else None
+    phoenix = open_phoenix(project, url) if project else None
     if project and (from_phoenix or not _has_profiles(store_path)):
         # profiles built from Phoenix live for this process: a restart reads the project again, never twice
-        return Source(scratch / "profiles", project, phoenix_url(url_option), tuple(keys), from_phoenix=True)
-    source = Source(store_path, project, phoenix_url(url_option) if project else None, tuple(keys))
+        return Source(scratch / "profiles", project, url, tuple(keys), from_phoenix=True, _phoenix=phoenix)
+    source = Source(store_path, project, url, tuple(keys), _phoenix=phoenix)
     source.open()  # a missing or empty store is bad input now, not a failed pass every interval
     return source
 
