@@ -18,11 +18,25 @@ def opened_of(receiver) -> list:
     return [b for b in receiver.bodies() if b["event"] == "opened"]
 
 
-def start(store, alerts, url, cwd) -> subprocess.Popen:
+def watch(cwd, *args: str) -> subprocess.Popen:
+    """``agenttrace watch --interval 1s ARGS`` as a process of its own."""
     env = dict(os.environ, WHYLOGS_NO_ANALYTICS="1", HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
-    return subprocess.Popen([sys.executable, "-m", "agenttrace.cli", "watch", "--interval", "1s", "--retry-base", "1s",
-                             "--store", str(store), "--alert-store", str(alerts), "--webhook", url],
+    return subprocess.Popen([sys.executable, "-m", "agenttrace.cli", "watch", "--interval", "1s", *args],
                             cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def start(store, alerts, url, cwd) -> subprocess.Popen:
+    return watch(cwd, "--retry-base", "1s", "--store", str(store), "--alert-store", str(alerts), "--webhook", url)
+
+
+def terminate(proc: subprocess.Popen) -> tuple[str, str]:
+    """SIGTERM, then its output once it exited (killed if it does not within a minute)."""
+    try:
+        proc.send_signal(signal.SIGTERM)
+        return proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
 
 
 def wait_for(condition, timeout: float, what: str, proc: subprocess.Popen) -> None:
@@ -58,11 +72,8 @@ def test_kill_9_loses_no_pending_delivery_and_sends_no_duplicate_and_sigterm_exi
         try:
             wait_for(lambda: len(receiver.bodies()) >= len(opened), 90, "the pending deliveries", proc)
             time.sleep(3)  # a few more passes: they must re-open nothing and send nothing
-            proc.send_signal(signal.SIGTERM)
-            out, err = proc.communicate(timeout=60)
         finally:
-            if proc.poll() is None:
-                proc.kill()
+            out, err = terminate(proc)
         assert proc.returncode == 0, err
         assert "stopped" in out and "SIGTERM" in err
 
@@ -78,23 +89,16 @@ def test_a_failing_pass_is_reported_and_the_next_one_runs(tmp_path):
     """Phoenix is down: each pass fails with one warning line, the watch keeps going, SIGTERM exits 0."""
     from phoenix_fixtures import free_port
 
-    env = dict(os.environ, WHYLOGS_NO_ANALYTICS="1", HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, "-m", "agenttrace.cli", "watch", "--interval", "1s",
-                             "--store", str(tmp_path / "none"), "--phoenix-project", "support-bot",
-                             "--phoenix-url", f"http://127.0.0.1:{free_port()}", "--alert-store",
-                             str(tmp_path / "alerts.sqlite")], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = watch(tmp_path, "--store", str(tmp_path / "none"), "--phoenix-project", "support-bot", "--phoenix-url",
+                 f"http://127.0.0.1:{free_port()}", "--alert-store", str(tmp_path / "alerts.sqlite"))
     lines: list[str] = []
     try:
         deadline = time.monotonic() + 60
         while not any("pass 2 failed" in line for line in lines):
             assert time.monotonic() < deadline and proc.poll() is None, lines
             lines.append(proc.stderr.readline())
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=60)
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        out, err = terminate(proc)
     assert proc.returncode == 0, err
     failed = [line for line in lines if "failed" in line]
     assert failed[0].startswith("warning: pass 1 failed: ") and "is Phoenix running" in failed[0], failed
