@@ -54,18 +54,18 @@ class HookReceiver:
             def log_message(self, *args):  # quiet
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
+        self.handler = Handler
+        self.port = port or free_port()  # bound only when entered: until then, connection refused
         self.url = f"http://127.0.0.1:{self.port}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def bodies(self) -> list:
         with self.lock:
             return [r["body"] for r in self.received]
 
     def __enter__(self) -> "HookReceiver":
-        self.thread.start()
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), self.handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
 
     def __exit__(self, *exc) -> None:
