@@ -21,8 +21,8 @@ CHILD = os.path.join(os.path.dirname(__file__), "alert_watch_child.py")
 INCIDENTS, PASSES, KILLS = 30, 15, 6
 
 
-def _start(target: str, url: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, CHILD, target, url, str(INCIDENTS), str(PASSES)],
+def _start(target: str, url: str, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, CHILD, target, url, str(INCIDENTS), str(PASSES), *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -61,3 +61,21 @@ def test_kill_9_while_delivering_then_restart_loses_nothing_and_sends_each_openi
     assert 0 <= resends <= KILLS  # a kill can resend at most the one message in flight
     print(f"\nkill -9 x{KILLS}: {len(received)} messages received for {INCIDENTS} openings "
           f"({resends} resent with the same delivery_id)")
+
+
+def test_kill_9_inside_a_lifecycle_pass_leaves_neither_state_nor_notification(alert_store_target):
+    """Killed after the pass wrote its first state, history and outbox rows but before it
+    committed: nothing of that pass exists after the restart, which then opens and notifies once."""
+    with HookReceiver() as receiver:
+        child = _start(alert_store_target, receiver.url, "stall")
+        assert child.stdout.readline().strip() == "in transaction", child.stderr.read()
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+        alerter = Alerter(alert_store_target, [])
+        assert alerter.incidents() == [] and alerter.history() == [] and alerter.pending() == []
+        alerter.store.close()
+        final = _start(alert_store_target, receiver.url)
+        out, err = final.communicate(timeout=120)
+        assert final.returncode == 0, err
+        received = receiver.bodies()
+    assert sorted(b["incident"]["id"] for b in received) == sorted(f"incident-{i}" for i in range(INCIDENTS))
