@@ -46,26 +46,29 @@ class HookReceiver:
                                                   "headers": {k.lower(): v for k, v in self.headers.items()}})
                 if receiver.delay:
                     time.sleep(receiver.delay)
-                self.send_response(status)
-                self.send_header("Content-Type", "text/plain")
-                self.end_headers()
-                self.wfile.write(b"ok" if status < 300 else b"error")
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "text/plain")
+                    self.end_headers()
+                    self.wfile.write(b"ok" if status < 300 else b"error")
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the sender died waiting (the kill -9 test); the body was accepted
 
             def log_message(self, *args):  # quiet
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
+        self.handler = Handler
+        self.port = port or free_port()  # bound only when entered: until then, connection refused
         self.url = f"http://127.0.0.1:{self.port}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def bodies(self) -> list:
         with self.lock:
             return [r["body"] for r in self.received]
 
     def __enter__(self) -> "HookReceiver":
-        self.thread.start()
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), self.handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
 
     def __exit__(self, *exc) -> None:

@@ -155,6 +155,8 @@ def test_incidents_as_plain_dicts_and_duplicates_within_a_pass(tmp_path):
     [sent] = notifier.sent
     assert sent["incident"]["first_seen"] == "2026-03-02T08:00:00Z"
     assert AlertIncident.from_dict({"id": "b", "severity": "info", "title": "B", "evidence": "p\nq"}).evidence == "p q"
+    assert AlertIncident.from_dict({"id": "b", "severity": "info", "title": "B",
+                                    "first_seen": "2026-03-02T08:00:00Z"}).first_seen == T0 - timedelta(hours=1)
 
 
 def test_default_location_and_environment(tmp_path, monkeypatch):

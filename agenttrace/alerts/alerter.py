@@ -160,7 +160,7 @@ class Alerter:
         """The latest events, newest first, each with its deliveries (status, attempts, last error)."""
         events = self.store.events(limit)
         deliveries: dict = {}
-        for row in self.store.outbox(limit=100000):
+        for row in self.store.deliveries([e["id"] for e in events]):
             deliveries.setdefault(row["event_id"], []).append(_delivery(row))
         for event in events:
             event["at"] = from_epoch(event["at"])

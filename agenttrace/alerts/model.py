@@ -47,8 +47,8 @@ class AlertIncident:
         """From a plain dict with the same keys (unknown keys ignored; ``first_seen`` ISO text or datetime)."""
         names = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in data.items() if k in names}
-        if isinstance(values.get("first_seen"), str):
-            values["first_seen"] = datetime.fromisoformat(values["first_seen"])
+        if isinstance(values.get("first_seen"), str):  # "Z" is not ISO to Python 3.10's fromisoformat
+            values["first_seen"] = datetime.fromisoformat(values["first_seen"].replace("Z", "+00:00"))
         values["segments"] = list(values.get("segments") or [])
         return cls(**values)
 

@@ -125,6 +125,15 @@ class AlertStore(SqlDatabase):
                          f"ORDER BY created_at, seq LIMIT {int(limit)}", tuple(args), fetch=True)
         return _rows(OUTBOX_COLUMNS, rows, ("payload",))
 
+    def deliveries(self, event_ids: list) -> list:
+        """The outbox rows of these events."""
+        if not event_ids:
+            return []
+        marks = ", ".join("?" * len(event_ids))
+        rows = self._run(f"SELECT {', '.join(OUTBOX_COLUMNS)} FROM agenttrace_alert_outbox WHERE event_id IN ({marks}) "
+                         "ORDER BY created_at, seq", tuple(event_ids), fetch=True)
+        return _rows(OUTBOX_COLUMNS, rows, ("payload",))
+
     def mark_sent(self, delivery_id: str, at: float) -> bool:
         return bool(self._run("UPDATE agenttrace_alert_outbox SET status = 'sent', sent_at = ?, last_attempt_at = ?, "
                               "attempts = attempts + 1, last_error = NULL WHERE id = ? AND status = 'pending'",
