@@ -98,11 +98,11 @@ def _tests(store: ProfileStore, now: datetime, cfg: SequentialConfig):
     results: dict[str, list[tuple[tuple[str, str], StreamResult]]] = {f: [] for f in cfg.features}
     inputs = []
     for seg in streams:
-        base = store.read(*baseline, segment=None if seg == OVERALL else seg)
+        base = store.read(*baseline, segment=seg)
         if base is None:
             continue
-        base_windows = sum(1 for s in store.windows(None if seg == OVERALL else seg) if baseline[0] <= s < baseline[1])
-        scanned = list(store.read_windows(*scan, segment=None if seg == OVERALL else seg))
+        base_windows = sum(1 for s in store.windows(seg) if baseline[0] <= s < baseline[1])
+        scanned = list(store.read_windows(*scan, segment=seg))
         inputs.append((seg, base, base_windows, scanned))
     for feature in cfg.features:
         tested = [(seg, base, bw, scanned) for seg, base, bw, scanned in inputs if _flag(base, feature)]
