@@ -34,9 +34,13 @@ API (what ``agenttrace watch`` calls; names are kept stable):
     evidence: the incident escalates when they join), a refusal rise without a cause
     ``refusal_cusum|all|refusals|``, an error rise ``rate_cusum|all|error|``.
 
+``stream_tests(store, now, config=None) -> dict[feature, list[(segment, StreamResult)]]``
+    Every stream's test of the pass, alarmed or not (:class:`.sequential_stats.StreamResult`).
+
 State: none. Each pass recomputes the CUSUM from the stored windows of the last ``config.scan``
 (default 24 h), starting from 0 at the first of them, against the ``config.baseline`` (30 days)
-before that. A restarted CUSUM is never above the one that would have run since the baseline, so
+before that (the 30 whole UTC days before the day the scan starts in, so the store reads its day
+profiles: a pass reads ~30 + scanned windows files per stream). A restarted CUSUM is never above the one that would have run since the baseline, so
 this raises no more false alarms than a CUSUM kept in memory, and a ``kill -9`` of ``watch`` loses
 nothing. It works on whatever windows the store holds (hourly by default; a store written with
 ``window=timedelta(minutes=10)`` is tested every 10 minutes, see docs/sequential-tests.md).
@@ -57,7 +61,7 @@ from .sequential_stats import SequentialConfig, StreamResult, evaluate
 from .stats import is_binary, rate_of
 from .store import OVERALL, ProfileStore, utc
 
-__all__ = ["SequentialConfig", "fast_findings", "fast_incidents", "RULE_OF"]
+__all__ = ["SequentialConfig", "StreamResult", "fast_findings", "fast_incidents", "stream_tests", "RULE_OF"]
 
 RULE_OF = {"refusal_flagged": "refusal_cusum", "error": "rate_cusum", "retry_exhausted": "rate_cusum"}
 ANNOTATION_OF = {"refusal_cusum": ANNOTATIONS["refusal_rate"], "rate_cusum": ANNOTATIONS["distribution_drift"]}
@@ -71,18 +75,34 @@ def fast_findings(store: ProfileStore, now: datetime, config: Optional[Sequentia
     cfg = config or SequentialConfig()
     now = utc(now)
     scan = (now - cfg.scan, now)
-    baseline = (scan[0] - cfg.baseline, scan[0])
+    results, starts = _tests(store, now, cfg)
+    findings = [f for feature, got in results.items() if (f := _finding(feature, got, starts, scan, store.stored_window, cfg))]
+    if cfg.model_versions:
+        findings += _model_versions(store, now, cfg)
+    return findings
+
+
+def stream_tests(store: ProfileStore, now: datetime, config: Optional[SequentialConfig] = None
+                 ) -> dict[str, list[tuple[tuple[str, str], StreamResult]]]:
+    """Feature → (stream, its test) for every stream tested at ``now``, alarmed or not (what a
+    pass looked at: e.g. for a status line)."""
+    return _tests(store, utc(now), config or SequentialConfig())[0]
+
+
+def _tests(store: ProfileStore, now: datetime, cfg: SequentialConfig):
+    scan = (now - cfg.scan, now)
+    baseline = _before(scan[0], cfg.baseline)
     window = store.stored_window
     known = store.segments()
     streams = [OVERALL] + [(k, v) for k in cfg.segment_keys for v in known.get(k, [])]
     results: dict[str, list[tuple[tuple[str, str], StreamResult]]] = {f: [] for f in cfg.features}
     inputs = []
     for seg in streams:
-        base = store.read(*baseline, segment=None if seg == OVERALL else seg)
+        base = store.read(*baseline, segment=seg)
         if base is None:
             continue
-        base_windows = sum(1 for s in store.windows(None if seg == OVERALL else seg) if baseline[0] <= s < baseline[1])
-        scanned = list(store.read_windows(*scan, segment=None if seg == OVERALL else seg))
+        base_windows = sum(1 for s in store.windows(seg) if baseline[0] <= s < baseline[1])
+        scanned = list(store.read_windows(*scan, segment=seg))
         inputs.append((seg, base, base_windows, scanned))
     for feature in cfg.features:
         tested = [(seg, base, bw, scanned) for seg, base, bw, scanned in inputs if _flag(base, feature)]
@@ -92,11 +112,7 @@ def fast_findings(store: ProfileStore, now: datetime, config: Optional[Sequentia
             res = evaluate([k for k, _ in counts], [n for _, n in counts], kb, nb, bw, window, cfg, len(tested))
             if res is not None:
                 results[feature].append((seg, res))
-    starts = {seg: [s for s, _ in scanned] for seg, _, _, scanned in inputs}
-    findings = [f for feature, got in results.items() if (f := _finding(feature, got, starts, scan, window, cfg))]
-    if cfg.model_versions:
-        findings += _model_versions(store, now, cfg)
-    return findings
+    return results, {seg: [s for s, _ in scanned] for seg, _, _, scanned in inputs}
 
 
 def fast_incidents(findings: Sequence[Finding]) -> list[Incident]:
@@ -112,6 +128,16 @@ def fast_incidents(findings: Sequence[Finding]) -> list[Incident]:
         for members in kinds.values():
             out.extend(group(members))
     return out
+
+
+def _before(start: datetime, length: timedelta) -> tuple[datetime, datetime]:
+    """The baseline of a window starting at ``start``: ``length`` ending at the UTC midnight at or
+    before ``start`` when ``length`` is whole days (the store's day profiles then cover it: one file
+    per day and stream instead of one per window), else ending at ``start``."""
+    if length.total_seconds() % 86400:
+        return start - length, start
+    end = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    return end - length, end
 
 
 def _flag(view: DatasetProfileView, feature: str) -> bool:
@@ -145,13 +171,12 @@ def _finding(feature: str, got: list[tuple[tuple[str, str], StreamResult]], star
 
 
 def _model_versions(store: ProfileStore, now: datetime, cfg: SequentialConfig) -> list[Finding]:
-    current = (now - cfg.model_window, now)
-    baseline = (current[0] - cfg.baseline, current[0])
+    baseline = _before(now - cfg.model_window, cfg.baseline)
     base = store.read(*baseline)
     if base is None:  # a store younger than the model window: the scanned hours against the baseline before them
-        current = (now - cfg.scan, now)
-        baseline = (current[0] - cfg.baseline, current[0])
+        baseline = _before(now - cfg.scan, cfg.baseline)
         base = store.read(*baseline)
+    current = (baseline[1], now)
     cur, first_seen = store.read_with_first_seen(*current)
     if base is None or cur is None:
         return []

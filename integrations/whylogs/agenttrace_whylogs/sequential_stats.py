@@ -5,7 +5,7 @@ target false-alarm rate, and the evaluation of one stream (a segment's windows) 
 counts) call.
 
 Method. A window ``t`` has ``n_t`` runs, ``k_t`` of them flagged. In control the flag is
-Bernoulli(p0), p0 the baseline rate; the change to detect is a rise to the design rate
+Bernoulli(p0), p0 the baseline rate (an upper credible bound of it, see :func:`baseline_rate`); the change to detect is a rise to the design rate
 ``p1 = max(p0 × rel, p0 + abs)``. The window's log-likelihood ratio is
 ``Z_t = k_t·ln(p1/p0) + (n_t − k_t)·ln((1−p1)/(1−p0))`` and the CUSUM is
 ``S_t = max(0, S_{t−1} + Z_t)``, ``S_0 = 0``; it alarms while ``S_t ≥ h`` (Page 1954; the
@@ -43,7 +43,8 @@ class SequentialConfig:
     rel: float = 2.0                 # design rise: p1 = max(p0 × rel, p0 + abs_rise)
     abs_rise: float = 0.015
     false_alarm_years: float = 10.0  # per feature: at most one false alarm per this many years, all streams together
-    min_baseline_runs: int = 1000    # fewer baseline runs in a stream → that stream is not tested
+    min_baseline_runs: int = 200     # fewer baseline runs in a stream → that stream is not tested
+    baseline_quantile: float = 0.9   # p0: this quantile of the baseline rate's Jeffreys posterior
     bins: int = 200                  # states of the Markov chain that sets h
     segment_keys: Sequence[str] = ("request_model",)   # streams: overall + each value of these keys
     features: Sequence[str] = ("refusal_flagged", "error", "retry_exhausted")  # 0/1 flags tested
@@ -51,9 +52,13 @@ class SequentialConfig:
     model_window: timedelta = timedelta(days=7)  # a version is new while the 30 days before this window never had it
 
 
-def baseline_rate(events: float, runs: float) -> float:
-    """The in-control rate: (k + ½) / (n + 1), never 0 (a baseline without one refusal still has a rate)."""
-    return (events + 0.5) / (runs + 1.0)
+def baseline_rate(events: float, runs: float, quantile: float = 0.9) -> float:
+    """The in-control rate: the ``quantile`` of the Jeffreys posterior Beta(k + ½, n − k + ½) of the
+    baseline's rate. Never 0 (a baseline without one refusal still has a rate), and on a small
+    baseline a little above its observed rate, so that an underestimate of p0 does not turn into
+    false alarms (with 720,000 baseline runs at 0.5% it is 2% above the observed rate)."""
+    events = min(max(events, 0.0), runs)
+    return float(sps.beta.ppf(quantile, events + 0.5, runs - events + 0.5))
 
 
 def design_rate(p0: float, rel: float, abs_rise: float) -> float:
@@ -157,7 +162,7 @@ def evaluate(events: Sequence[float], runs: Sequence[float], base_events: float,
     (``base_windows``: baseline windows that had runs). ``None`` when the baseline is too small."""
     if base_runs < cfg.min_baseline_runs or base_windows <= 0 or not len(events):
         return None
-    p0 = baseline_rate(base_events, base_runs)
+    p0 = baseline_rate(base_events, base_runs, cfg.baseline_quantile)
     p1 = design_rate(p0, cfg.rel, cfg.abs_rise)
     h = threshold(p0, p1, base_runs / base_windows, target_windows(window, cfg, streams), cfg.bins)
     path = cusum(events, runs, p0, p1)
