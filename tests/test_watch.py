@@ -4,6 +4,8 @@ behaviour is in test_watch_process.py."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from click.testing import CliRunner
 
@@ -119,7 +121,8 @@ def test_the_drift_report_shows_the_alert_timeline_when_there_is_an_alert_store(
 
     alerts = tmp_path / "alerts.sqlite"
     monkeypatch.setenv("AGENTTRACE_ALERT_STORE", str(alerts))
-    drift = ["drift", "--store", str(updated), "--fail-on", "never", "--no-progress", "--json", str(tmp_path / "r.json")]
+    drift = ["drift", "--store", str(updated), "--fail-on", "never", "--no-progress",
+             "--json", str(tmp_path / "r.json")]
     before = CliRunner().invoke(main, [*drift, "--html", str(tmp_path / "before.html")], catch_exceptions=False)
     assert before.exit_code == 0, before.output
     assert "<h2>Alerts</h2>" not in (tmp_path / "before.html").read_text()  # no alert store yet: no timeline
@@ -132,3 +135,27 @@ def test_the_drift_report_shows_the_alert_timeline_when_there_is_an_alert_store(
     image = re.search(r'src="data:image/png;base64,([^"]+)"', section)
     assert image and base64.b64decode(image.group(1)).startswith(b"\x89PNG")
     assert "alert timeline" in section
+
+
+def test_slack_and_email_get_one_message_per_incident_and_a_resolution_is_sent_once(updated, stationary, tmp_path):
+    from alert_receivers import SmtpReceiver
+
+    alerts = str(tmp_path / "alerts.sqlite")
+    with HookReceiver() as slack, SmtpReceiver() as smtp:
+        notify = ["--alert-store", alerts, "--slack", slack.url, "--smtp", f"smtp://127.0.0.1:{smtp.port}",
+                  "--mail-to", "oncall@example.org", "--mail-to", "lead@example.org", "--resolve-after", "1s"]
+        assert watch("--once", "--store", str(updated), *notify).exit_code == 0
+        opened = len(slack.bodies())
+        assert opened >= 1 and len(smtp.messages) == opened
+        assert all(m["to"] == ["oncall@example.org", "lead@example.org"] for m in smtp.messages)
+        assert any("gpt-4o-2024-11-20" in m["message"]["Subject"] for m in smtp.messages)
+        # the condition clears (the traffic is stationary): the clear timer starts, then they resolve, once
+        cleared = watch("--once", "--store", str(stationary), *notify)
+        assert cleared.exit_code == 0 and "0 events" in cleared.stdout and len(slack.bodies()) == opened
+        time.sleep(1.1)
+        resolved = watch("--once", "--store", str(stationary), *notify)
+        assert resolved.exit_code == 0 and f"{opened} events, {2 * opened} sent" in resolved.stdout, resolved.stdout
+        assert len(slack.bodies()) == 2 * opened and len(smtp.messages) == 2 * opened
+        assert all("resolved" in b["text"] for b in slack.bodies()[opened:])
+        again = watch("--once", "--store", str(stationary), *notify)
+        assert "0 events, 0 sent" in again.stdout and len(slack.bodies()) == 2 * opened

@@ -206,16 +206,15 @@ def history(alert_store: Optional[str]) -> int:
 
     from .watch_history import print_history
 
-    print_history(Alerter(open_alerts(alert_store), [], timedelta(hours=1)).history(limit=100_000), click.echo)
+    print_history(Alerter(open_alerts(alert_store)).history(limit=100_000), click.echo)
     return 0
 
 
 def run(*, store_path: Path, phoenix_project: Optional[str], phoenix_url_option: Optional[str], from_phoenix: bool,
-        interval: str,
-        once: bool, resolve_after: str, notify_on: str, webhooks: tuple, slacks: tuple, smtps: tuple,
-        mail_to: tuple, specs: tuple, retry_base: str, alert_store: Optional[str], segment_keys: tuple, baseline_days: float, current_days: float,
-        score_shift: float, refusal_abs: float, refusal_audit: float, refusal_provider: float, min_rows: int,
-        annotate: Optional[bool], **_: Any) -> int:
+        interval: str, once: bool, resolve_after: str, notify_on: str, webhooks: tuple, slacks: tuple, smtps: tuple,
+        mail_to: tuple, specs: tuple, retry_base: str, alert_store: Optional[str], segment_keys: tuple,
+        baseline_days: float, current_days: float, score_shift: float, refusal_abs: float, refusal_audit: float,
+        refusal_provider: float, min_rows: int, annotate: Optional[bool], **_: Any) -> int:
     every = parse_duration(interval, "--interval")
     clear_for = parse_duration(resolve_after, "--resolve-after")
     if from_phoenix and not phoenix_project:
@@ -244,13 +243,15 @@ def run(*, store_path: Path, phoenix_project: Optional[str], phoenix_url_option:
                           annotate=bool(phoenix_project) if annotate is None else annotate)
         stop = threading.Event()
         restore = _on_signals(stop)
-        where = f"Phoenix project {phoenix_project!r} at {source.phoenix_url}" if source.from_phoenix else str(store_path)
+        where = (f"Phoenix project {phoenix_project!r} at {source.phoenix_url}" if source.from_phoenix
+                 else str(store_path))
         say = _printer()
         if not senders:
             warn("no notifier (--webhook, --slack, --smtp, --notify or the [watch] config section): alerts are "
                  "recorded in the alert history only")
         if not once:
-            say(f"watching {where} every {interval}, {len(senders)} notifier(s); alert store {alert_store or 'default'}")
+            say(f"watching {where} every {interval}, {len(senders)} notifier(s); "
+                f"alert store {alert_store or 'default'}")
         try:
             failures = run_forever(watcher, every, stop, say, warn, once=once)
         finally:

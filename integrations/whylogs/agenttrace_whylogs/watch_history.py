@@ -62,7 +62,8 @@ def print_history(rows: Iterable[Any], echo: Callable[[str], None]) -> None:
     echo(f"{'time (UTC)':<16} {'event':<9} {'severity':<8} {'incident':<12} title")
     for r in items:
         when = f"{r['at']:%Y-%m-%d %H:%M}" if r["at"] else "?"
-        line = f"{when:<16} {r['event'] or '?':<9} {r['severity'] or '':<8} {str(r['id'] or '')[:12]:<12} {r['title'] or ''}"
+        ident = str(r["id"] or "")[:12]
+        line = f"{when:<16} {r['event'] or '?':<9} {r['severity'] or '':<8} {ident:<12} {r['title'] or ''}"
         echo(line if len(line) <= WIDTH else line[: WIDTH - 1] + "…")
 
 
@@ -76,7 +77,7 @@ def history_from(target: Optional[str | Path] = None) -> list[dict]:
         return []
     from agenttrace.alerts import Alerter, open_alert_store
 
-    return normalise(Alerter(open_alert_store(str(target)), [], timedelta(hours=1)).history(limit=100_000))
+    return normalise(Alerter(open_alert_store(str(target))).history(limit=100_000))
 
 
 def timeline_plot(rows: list[dict]) -> Optional[str]:
@@ -90,7 +91,8 @@ def timeline_plot(rows: list[dict]) -> Optional[str]:
     rules = sorted({r["rule"] for r in rows})
     fig = figure(8.0, 1.2 + 0.45 * len(rules))
     ax = fig.add_subplot(1, 1, 1)
-    styles = {"opened": ("o", "C3", "opened"), "escalated": ("^", "C1", "escalated"), "resolved": ("o", "none", "resolved")}
+    styles = {"opened": ("o", "C3", "opened"), "escalated": ("^", "C1", "escalated"),
+              "resolved": ("o", "none", "resolved")}
     for event, (marker, color, label) in styles.items():
         # events of one rule in the same minute are one marker, with their count beside it
         counts: dict = {}

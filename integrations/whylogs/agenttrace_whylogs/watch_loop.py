@@ -32,6 +32,7 @@ SEVERITY_RANK = {"info": 0, "warning": 1, "alert": 2}
 EVIDENCE_CHARS = 200
 WIDTH = 80
 DELIVERY_TICK = 5.0  # seconds between delivery retries while waiting for the next pass (at most)
+INGEST_LAG = timedelta(seconds=30)  # runs that ended this recently are read from Phoenix at the next pass
 
 
 def now_utc() -> datetime:
@@ -62,13 +63,10 @@ class PassResult:
 
 
 def event_line(event: Any) -> str:
-    """``  opened    alert    3f2a9c1d0b44 gpt-4o → gpt-4o-2024-11-20: refusals…`` in 80 columns."""
-    incident = getattr(event, "incident", None)
-    kind = getattr(event, "kind", None) or getattr(event, "type", None) or "event"
-    severity = getattr(event, "severity", None) or getattr(incident, "severity", "") or ""
-    ident = getattr(incident, "id", None) or getattr(event, "incident_id", "") or ""
-    title = getattr(incident, "title", None) or getattr(event, "title", "") or ""
-    line = f"  {kind:<9} {severity:<7} {ident} {one_line(title)}"
+    """An ``agenttrace.alerts.AlertEvent`` in 80 columns:
+    ``  opened    alert   3f2a9c1d0b44 gpt-4o → gpt-4o-2024-11-20: refusals…``."""
+    incident = event.incident
+    line = f"  {event.kind:<9} {incident.severity:<7} {incident.id} {one_line(incident.title)}"
     return line if len(line) <= WIDTH else line[: WIDTH - 1] + "…"
 
 
@@ -98,10 +96,11 @@ class Source:
         from .store import ProfileStore
 
         keys = tuple(dict.fromkeys([*DEFAULT_SEGMENT_KEYS, *self.segment_keys]))
-        until = now_utc()
+        # runs are read by the end of their root span, in [the last pass's end, now - lag): the lag
+        # leaves Phoenix time to store spans that were just exported (a restart reads everything again)
+        until = now_utc() - INGEST_LAG
         store = ProfileStore(self.store_path, window=timedelta(hours=1), segment_keys=keys, sync_interval=None)
         try:
-            # a run that ended in the last pass's final seconds may be read twice at most once per restart
             rows = write_phoenix_runs(self.phoenix(), self.phoenix_project, store, start=self._read_until, end=until,
                                       segment_keys=keys)
         except PhoenixError as err:
@@ -132,7 +131,7 @@ class Watcher:
     annotate: bool = False              # write the findings of new alerts to Phoenix (the link filters on them)
     clock: Callable[[], datetime] = now_utc
     passes: int = 0
-    delivery_errors: list = field(default_factory=list)  # the failed deliveries of the last pass (retried later)
+    problems: list = field(default_factory=list)  # the last pass's failed deliveries (retried later) and annotations
     _phoenix_link: Any = field(default=None, repr=False)
 
     # --- detection ------------------------------------------------------------------------------
@@ -189,12 +188,14 @@ class Watcher:
             return PassResult(started, time.monotonic() - clock0, findings, len(chosen), [], 0,
                               len(self.alerter.pending()), refreshed)
         events = list(self.alerter.observe(alerts, self.clock()))
+        self.problems = []
         if self.annotate:
-            self._annotate(result, [i for i in chosen if _opens(i.id, events)], store)
+            news = {e.incident.id for e in events if e.kind in ("opened", "escalated")}
+            self._annotate(result, [i for i in chosen if i.id in news], store)
         stats = self.alerter.deliver(self.clock())
-        self.delivery_errors = list(getattr(stats, "errors", []) or [])
+        self.problems += [f"delivery failed (kept, retried with backoff): {e}" for e in stats.errors]
         self.passes += 1
-        return PassResult(started, time.monotonic() - clock0, findings, len(chosen), events, _count(stats),
+        return PassResult(started, time.monotonic() - clock0, findings, len(chosen), events, stats.sent,
                           len(self.alerter.pending()), refreshed)
 
     def _annotate(self, result: Any, incidents: list, store: Any) -> None:
@@ -205,23 +206,11 @@ class Watcher:
         from agenttrace_phoenix.annotations import annotate_findings
 
         findings = [f for i in incidents for f in i.findings]
-        annotate_findings(self.source.phoenix(), self.source.phoenix_project, findings, incidents=incidents,
-                          segment_keys=tuple(store.segments()))
-
-
-def _opens(incident_id: str, events: Sequence[Any]) -> bool:
-    for event in events:
-        incident = getattr(event, "incident", None)
-        ident = getattr(incident, "id", None) or getattr(event, "incident_id", None)
-        kind = getattr(event, "kind", None) or getattr(event, "type", None)
-        if ident == incident_id and kind in ("opened", "escalated"):
-            return True
-    return False
-
-
-def _count(stats: Any) -> int:
-    """Notifications sent, from ``Alerter.deliver``'s statistics."""
-    return int(getattr(stats, "sent", 0) or 0)
+        try:
+            annotate_findings(self.source.phoenix(), self.source.phoenix_project, findings, incidents=incidents,
+                              segment_keys=tuple(store.segments()))
+        except Exception as err:  # noqa: BLE001 — the notification goes out; its link may show fewer runs
+            self.problems.append(f"annotating the runs in Phoenix failed: {type(err).__name__}: {err}")
 
 
 def run_forever(watcher: Watcher, interval: float, stop: threading.Event, say: Callable[[str], None],
@@ -247,8 +236,8 @@ def run_forever(watcher: Watcher, interval: float, stop: threading.Event, say: C
         else:
             for event in outcome.events:
                 say(event_line(event))
-            for error in watcher.delivery_errors:
-                warn(one_line(f"delivery failed (kept, retried with backoff): {error}", 400))
+            for problem in watcher.problems:
+                warn(one_line(problem, 400))
             say(outcome.line(number))
         if once:
             break
