@@ -87,7 +87,7 @@ def test_the_refusal_rise_alarms_at_the_close_of_the_first_whole_window_after_it
 
 def test_a_refusal_rise_without_a_cause_keeps_its_id_from_pass_to_pass(hourly):
     ids = []
-    for hour in (6, 7):   # 07:00 includes the window [06:00, 07:00), partly written
+    for hour in (6, 7):   # two passes an hour apart
         found = [f for f in fast_findings(hourly, BASE_END + timedelta(hours=hour), CONFIG) if f.rule != "model_version_change"]
         assert [f.rule for f in found] == ["refusal_cusum"]
         ids.append([(i.id, i.key) for i in fast_incidents(found)])
@@ -106,3 +106,11 @@ def test_ten_minute_windows_flag_the_rise_within_the_hour(tmp_path):
             break
     assert flagged is not None and flagged - change <= timedelta(minutes=60)
     assert not [f for f in fast_findings(store, change - timedelta(minutes=3), CONFIG) if f.rule == "refusal_cusum"]
+
+
+def test_a_pass_tests_closed_windows_only(hourly):
+    # at 05:30 the window [05:00, 06:00) is still open: only [04:00, 05:00) of the 2 scanned hours is tested
+    tested = dict(stream_tests(hourly, BASE_END + timedelta(hours=5, minutes=30), CONFIG)["refusal_flagged"])
+    assert len(tested[("*", "*")].path) == 1   # one value of S per window tested
+    tested = dict(stream_tests(hourly, BASE_END + timedelta(hours=6), CONFIG)["refusal_flagged"])
+    assert len(tested[("*", "*")].path) == 2
