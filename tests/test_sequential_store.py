@@ -15,6 +15,8 @@ import pytest
 pytest.importorskip("whylogs")
 
 from agenttrace_whylogs.sequential import SequentialConfig, fast_findings, fast_incidents, stream_tests  # noqa: E402
+from agenttrace_whylogs.incidents import group  # noqa: E402
+from agenttrace_whylogs.results import Finding  # noqa: E402
 from agenttrace_whylogs.store import ProfileStore  # noqa: E402
 from drift_traffic import NEW_MODEL, generate  # noqa: E402
 
@@ -114,3 +116,21 @@ def test_a_pass_tests_closed_windows_only(hourly):
     assert len(tested[("*", "*")].path) == 1   # one value of S per window tested
     tested = dict(stream_tests(hourly, BASE_END + timedelta(hours=6), CONFIG)["refusal_flagged"])
     assert len(tested[("*", "*")].path) == 2
+
+
+def _cusum_finding(rule: str, feature: str, score: float) -> Finding:
+    now = BASE_END
+    return Finding(rule, "alert", "*", "*", feature, score, f"{feature} rose", "look", "a", {"rate": 0.005},
+                   {"rate": 0.03, "n": 1000}, (now - timedelta(hours=2), now), now - timedelta(hours=1))
+
+
+def test_refusal_and_error_rises_without_a_cause_are_separate_incidents_whoever_leads():
+    refusals = _cusum_finding("refusal_cusum", "refusal_flagged", 3.0)
+    errors = _cusum_finding("rate_cusum", "error", 5.0)
+    alone = {i.key: i.id for i in fast_incidents([refusals])}
+    assert list(alone) == ["refusal_cusum|all|refusals|"]
+    for findings in ([refusals, errors], [errors, refusals]):
+        ids = {i.key: i.id for i in fast_incidents(findings)}
+        assert ids == {**alone, "rate_cusum|all|error|": ids["rate_cusum|all|error|"]}
+    # incidents.group alone puts both in one incident named after whichever comes first
+    assert len(group([errors, refusals])) == 1 and group([errors, refusals])[0].key.startswith("rate_cusum")
