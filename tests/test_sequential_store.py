@@ -15,6 +15,8 @@ import pytest
 pytest.importorskip("whylogs")
 
 from agenttrace_whylogs.sequential import SequentialConfig, fast_findings, fast_incidents, stream_tests  # noqa: E402
+from agenttrace_whylogs.incidents import group  # noqa: E402
+from agenttrace_whylogs.results import Finding  # noqa: E402
 from agenttrace_whylogs.store import ProfileStore  # noqa: E402
 from drift_traffic import NEW_MODEL, generate  # noqa: E402
 
@@ -87,7 +89,7 @@ def test_the_refusal_rise_alarms_at_the_close_of_the_first_whole_window_after_it
 
 def test_a_refusal_rise_without_a_cause_keeps_its_id_from_pass_to_pass(hourly):
     ids = []
-    for hour in (6, 7):   # 07:00 includes the window [06:00, 07:00), partly written
+    for hour in (6, 7):   # two passes an hour apart
         found = [f for f in fast_findings(hourly, BASE_END + timedelta(hours=hour), CONFIG) if f.rule != "model_version_change"]
         assert [f.rule for f in found] == ["refusal_cusum"]
         ids.append([(i.id, i.key) for i in fast_incidents(found)])
@@ -106,3 +108,29 @@ def test_ten_minute_windows_flag_the_rise_within_the_hour(tmp_path):
             break
     assert flagged is not None and flagged - change <= timedelta(minutes=60)
     assert not [f for f in fast_findings(store, change - timedelta(minutes=3), CONFIG) if f.rule == "refusal_cusum"]
+
+
+def test_a_pass_tests_closed_windows_only(hourly):
+    # at 05:30 the window [05:00, 06:00) is still open: only [04:00, 05:00) of the 2 scanned hours is tested
+    tested = dict(stream_tests(hourly, BASE_END + timedelta(hours=5, minutes=30), CONFIG)["refusal_flagged"])
+    assert len(tested[("*", "*")].path) == 1   # one value of S per window tested
+    tested = dict(stream_tests(hourly, BASE_END + timedelta(hours=6), CONFIG)["refusal_flagged"])
+    assert len(tested[("*", "*")].path) == 2
+
+
+def _cusum_finding(rule: str, feature: str, score: float) -> Finding:
+    now = BASE_END
+    return Finding(rule, "alert", "*", "*", feature, score, f"{feature} rose", "look", "a", {"rate": 0.005},
+                   {"rate": 0.03, "n": 1000}, (now - timedelta(hours=2), now), now - timedelta(hours=1))
+
+
+def test_refusal_and_error_rises_without_a_cause_are_separate_incidents_whoever_leads():
+    refusals = _cusum_finding("refusal_cusum", "refusal_flagged", 3.0)
+    errors = _cusum_finding("rate_cusum", "error", 5.0)
+    alone = {i.key: i.id for i in fast_incidents([refusals])}
+    assert list(alone) == ["refusal_cusum|all|refusals|"]
+    for findings in ([refusals, errors], [errors, refusals]):
+        ids = {i.key: i.id for i in fast_incidents(findings)}
+        assert ids == {**alone, "rate_cusum|all|error|": ids["rate_cusum|all|error|"]}
+    # incidents.group alone puts both in one incident named after whichever comes first
+    assert len(group([errors, refusals])) == 1 and group([errors, refusals])[0].key.startswith("rate_cusum")

@@ -37,11 +37,12 @@ API (what ``agenttrace watch`` calls; names are kept stable):
 ``stream_tests(store, now, config=None) -> dict[feature, list[(segment, StreamResult)]]``
     Every stream's test of the pass, alarmed or not (:class:`.sequential_stats.StreamResult`).
 
-State: none. Each pass recomputes the CUSUM from the stored windows of the last ``config.scan``
-(default 24 h), starting from 0 at the first of them, against the ``config.baseline`` (30 days)
-before that (the 30 whole UTC days before the day the scan starts in, so the store reads its day
-profiles: a pass reads ~30 + scanned windows files per stream). A restarted CUSUM is never above the one that would have run since the baseline, so
-this raises no more false alarms than a CUSUM kept in memory, and a ``kill -9`` of ``watch`` loses
+State: none. Each pass recomputes the CUSUM from the stored, closed windows of the last
+``config.scan`` (default 24 h), starting from 0 at the first of them, against the
+``config.baseline`` (30 days) before that (the 30 whole UTC days before the day the scan starts
+in, so the store reads its day profiles: a pass reads ~30 + the scanned windows' files per
+stream). A restarted CUSUM is never above the one that would have run since the baseline, so this
+raises no more false alarms than a CUSUM kept in memory, and a ``kill -9`` of ``watch`` loses
 nothing. It works on whatever windows the store holds (hourly by default; a store written with
 ``window=timedelta(minutes=10)`` is tested every 10 minutes, see docs/sequential-tests.md).
 """
@@ -102,7 +103,8 @@ def _tests(store: ProfileStore, now: datetime, cfg: SequentialConfig):
         if base is None:
             continue
         base_windows = sum(1 for s in store.windows(seg) if baseline[0] <= s < baseline[1])
-        scanned = list(store.read_windows(*scan, segment=seg))
+        # closed windows only: an open one (rows of a writer that was killed mid-window) is tested once it ends
+        scanned = [(s, v) for s, v in store.read_windows(*scan, segment=seg) if s + window <= now]
         inputs.append((seg, base, base_windows, scanned))
     for feature in cfg.features:
         tested = [(seg, base, bw, scanned) for seg, base, bw, scanned in inputs if _flag(base, feature)]
