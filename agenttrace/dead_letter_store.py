@@ -16,10 +16,10 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import threading
 import time
-from contextlib import contextmanager
-from typing import Any, Iterable, Iterator, Optional
+from typing import Any, Iterable, Optional
+
+from .sqldb import SqlDatabase, connect_sqlite, create_private_file, open_target
 
 DEFAULT_PATH = os.path.join(".agenttrace", "dead-letter.sqlite")
 STORE_ENV = "AGENTTRACE_DEAD_LETTER"
@@ -58,48 +58,11 @@ def _row(values: Iterable[Any]) -> dict:
     return entry
 
 
-class SqlStore:
+class SqlStore(SqlDatabase):
     """The dead-letter table over a DB-API connection; subclasses connect and claim."""
-
-    param = "?"  # the driver's placeholder
-
-    def _sql(self, sql: str) -> str:
-        return sql.replace("?", self.param) if self.param != "?" else sql
-
-    def _connect(self) -> Any:
-        raise NotImplementedError
 
     def _claim_ids(self, cur: Any, where: str, args: tuple, limit: int) -> list:
         raise NotImplementedError
-
-    def __init__(self) -> None:
-        self._local = threading.local()
-
-    @property
-    def conn(self) -> Any:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = self._connect()
-        return conn
-
-    @contextmanager
-    def _transaction(self) -> Iterator[Any]:
-        """A cursor whose work is committed at the end of the block, rolled back on an error."""
-        conn = self.conn
-        cur = conn.cursor()
-        try:
-            yield cur
-            conn.commit()
-        except BaseException:
-            conn.rollback()
-            raise
-        finally:
-            cur.close()
-
-    def _run(self, sql: str, args: tuple = (), fetch: bool = False) -> Any:
-        with self._transaction() as cur:
-            cur.execute(self._sql(sql), args)
-            return cur.fetchall() if fetch else cur.rowcount
 
     def add_many(self, entries: list) -> None:
         """Write ``entries`` in one transaction; when this returns they are durable."""
@@ -159,34 +122,19 @@ class SqlStore:
         return int(self._run(f"DELETE FROM agenttrace_dead_letter WHERE created_at < ? AND status IN {states}",
                              (before,)))
 
-    def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            self._local.conn = None
-            conn.close()
-
 
 class SQLiteStore(SqlStore):
     """The embedded store: one SQLite file (WAL), mode 0600."""
 
     def __init__(self, path: str = DEFAULT_PATH) -> None:
         super().__init__()
-        self.path = os.fspath(path)
+        self.path = create_private_file(path)
         self.url = self.path
-        parent = os.path.dirname(os.path.abspath(self.path))
-        os.makedirs(parent, exist_ok=True)
-        fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600)  # SQLite gives its -wal/-shm files this mode
-        os.close(fd)
-        os.chmod(self.path, 0o600)
         self._run(SCHEMA)
         self._run(INDEX)
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.isolation_level = "DEFERRED"
-        return conn
+        return connect_sqlite(self.path)
 
     def _claim_ids(self, cur: Any, where: str, args: tuple, limit: int) -> list:
         cur.execute("BEGIN IMMEDIATE")  # the write lock first: no other replayer reads the same candidates
@@ -207,17 +155,6 @@ def open_store(target: Any = None) -> Any:
         target = default_target()
     if not isinstance(target, (str, os.PathLike)):
         return target
-    text = os.fspath(target)
-    scheme = text.split("://", 1)[0].lower() if "://" in text else ""
-    if scheme in ("postgresql", "postgres") or scheme.startswith("postgresql+"):
-        from . import plugins
+    from . import plugins
 
-        try:
-            factory = plugins.load(plugins.DEAD_LETTER_STORES, "postgresql")
-        except plugins.PluginMissing as err:
-            raise RuntimeError(f"agenttrace: a PostgreSQL dead-letter store needs {err}") from None
-        return factory(text)
-    if scheme:
-        raise ValueError(f"agenttrace: dead-letter store {text!r}: unknown scheme {scheme!r} "
-                         "(a file path for SQLite, or a postgresql:// URL)")
-    return SQLiteStore(text)
+    return open_target(os.fspath(target), plugins.DEAD_LETTER_STORES, "dead-letter store", SQLiteStore)

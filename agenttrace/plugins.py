@@ -8,7 +8,9 @@ Groups (declared in each integration's ``pyproject.toml``):
 - ``agenttrace.score_sinks``: writers of metric scores beside the spans (``phoenix``: span and
   trace annotations), see :mod:`agenttrace.score_sinks`;
 - ``agenttrace.dead_letter_stores``: dead-letter stores for a database URL (``postgresql``), see
-  :mod:`agenttrace.dead_letter_store`.
+  :mod:`agenttrace.dead_letter_store`;
+- ``agenttrace.alert_stores``: alert state/history/outbox stores for a database URL (``postgresql``),
+  see :mod:`agenttrace.alerts.store`.
 """
 
 from __future__ import annotations
@@ -21,14 +23,17 @@ SCORERS = "agenttrace.scorers"
 PROFILE_STORES = "agenttrace.profile_stores"
 SCORE_SINKS = "agenttrace.score_sinks"
 DEAD_LETTER_STORES = "agenttrace.dead_letter_stores"
+ALERT_STORES = "agenttrace.alert_stores"
 
 # What to install when a plug-in is missing: (group, name) → the integration that provides it
 PROVIDERS = {
     (COMMANDS, "drift"): "the whylogs integration: pip install -e integrations/whylogs",
+    (COMMANDS, "watch"): "the whylogs integration: pip install -e integrations/whylogs",
     (COMMANDS, "phoenix"): "the Phoenix integration: pip install -e integrations/phoenix",
     (SCORERS, "langkit"): "the LangKit integration: pip install torch==2.13.0 && pip install -e integrations/langkit",
     (PROFILE_STORES, "whylogs"): "the whylogs integration: pip install -e integrations/whylogs (agenttrace-whylogs)",
     (DEAD_LETTER_STORES, "postgresql"): "the PostgreSQL integration: pip install -e integrations/postgres",
+    (ALERT_STORES, "postgresql"): "the PostgreSQL integration: pip install -e integrations/postgres",
 }
 
 

@@ -128,6 +128,21 @@ def phoenix_url(option: Optional[str]) -> str:
     return running.url if running is not None else "http://localhost:6006"
 
 
+def open_phoenix(project: str, url: str) -> Any:
+    """A ``PhoenixStore`` on ``url`` for ``--phoenix-project``; bad input without the Phoenix
+    integration or for a name that would address another URL (refused up front)."""
+    try:
+        from agenttrace_phoenix import PhoenixError, PhoenixStore
+        from agenttrace_phoenix.store import project_path
+    except ModuleNotFoundError:
+        raise BadInput("--phoenix-project needs the Phoenix integration: pip install -e integrations/phoenix") from None
+    try:
+        project_path(project)
+    except PhoenixError as err:
+        raise BadInput(f"--phoenix-project: {err}") from None
+    return PhoenixStore(url)
+
+
 # --- the steps ---------------------------------------------------------------------------------
 
 
@@ -332,16 +347,7 @@ def run(*, store_path: Path, phoenix_project: Optional[str], phoenix_url_option:
     phoenix = url = None
     if phoenix_project:
         url = phoenix_url(phoenix_url_option)
-        try:
-            from agenttrace_phoenix import PhoenixError, PhoenixStore
-            from agenttrace_phoenix.store import project_path
-        except ModuleNotFoundError:
-            raise BadInput("--phoenix-project needs the Phoenix integration: pip install -e integrations/phoenix") from None
-        try:
-            project_path(phoenix_project)  # a name that would address another URL is refused up front
-        except PhoenixError as err:
-            raise BadInput(f"--phoenix-project: {err}") from None
-        phoenix = PhoenixStore(url)
+        phoenix = open_phoenix(phoenix_project, url)
 
     with tempfile.TemporaryDirectory(prefix="agenttrace-drift-") as scratch:
         if phoenix_project and (from_phoenix or not _has_profiles(store_path)):

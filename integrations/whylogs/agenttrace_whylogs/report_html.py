@@ -243,13 +243,30 @@ def time_figures(result: Any, store: Any, reader: DayReader, days: list[datetime
     return heatmap, [s for s in series if s]
 
 
+def alert_timeline_section(history: Optional[list]) -> str:
+    """The alert timeline of ``agenttrace watch`` (incidents per rule over time), or nothing."""
+    from .watch_history import history_from, timeline_plot
+
+    if history is None:
+        try:
+            history = history_from()
+        except Exception:  # noqa: BLE001 — an unreadable alert store leaves the timeline out, not the report
+            history = []
+    png = timeline_plot(history) if history else None
+    if png is None:
+        return ""
+    return "<h2>Alerts</h2>" + _figure(png, "alert timeline", "Incidents per rule as agenttrace watch opened, "
+                                       "escalated and resolved them (agenttrace watch --history lists them).", wide=True)
+
+
 # --- the page ---------------------------------------------------------------------------------
 
 
 def to_html(result: Any, store: Any, path: str | Path, *, heatmap_segment_key: Optional[str] = None,
             progress: bool = False, title: str = "agenttrace drift report", config: Any = None,
             profiles: Optional[ProfilesSource] = None, phoenix_url: Optional[str] = None,
-            phoenix_project: Optional[str] = None, min_cell_runs: int = MIN_CELL_RUNS) -> Path:
+            phoenix_project: Optional[str] = None, min_cell_runs: int = MIN_CELL_RUNS,
+            alert_history: Optional[list] = None) -> Path:
     """Write the self-contained HTML report to ``path``; returns the path.
 
     ``store``: the ``ProfileStore`` the result was computed from (plots are drawn from it);
@@ -258,7 +275,9 @@ def to_html(result: Any, store: Any, path: str | Path, *, heatmap_segment_key: O
     ProfileSet, a file, the dict form, or ``{metric: threshold}``) — their score thresholds are
     drawn; ``phoenix_url`` and ``phoenix_project``: where the traced runs are, for a link per
     incident to its runs; ``heatmap_segment_key`` picks the heatmap's rows (default: see
-    :func:`heatmap_key`); heatmap cells with fewer than ``min_cell_runs`` runs are masked."""
+    :func:`heatmap_key`); heatmap cells with fewer than ``min_cell_runs`` runs are masked;
+    ``alert_history``: ``watch_history.normalise``d alert events for the alert timeline (None: read
+    from the default alert store of ``agenttrace watch`` when there is one)."""
     limits = thresholds_of(config, profiles)
     days = report_days(result)
     key = heatmap_key(store, heatmap_segment_key, result.findings)
@@ -305,6 +324,7 @@ def to_html(result: Any, store: Any, path: str | Path, *, heatmap_segment_key: O
         parts += ["<h2>Refusal rate per category and day</h2>", heatmap]
     if series:
         parts += ["<h2>Over time</h2>", *series]
+    parts.append(alert_timeline_section(alert_history))
     parts += [stable_section(stable), '<h2 id="findings">All findings</h2>', findings_table(result.findings),
               "</body></html>"]
     path = Path(path)

@@ -17,20 +17,12 @@ from typing import Any, Optional
 
 import click
 
-from .cli import DEFAULT_STORE, STORE_ENV, BadInput, OneLineCommand, _has_profiles, fail, parse_range, phoenix_url
+from .cli import (DEFAULT_STORE, STORE_ENV, BadInput, OneLineCommand, _has_profiles, fail, open_phoenix, parse_range,
+                  phoenix_url)
 
 
 def _phoenix(project: str, url_option: Optional[str]) -> Any:
-    try:
-        from agenttrace_phoenix import PhoenixError, PhoenixStore
-        from agenttrace_phoenix.store import project_path
-    except ModuleNotFoundError:
-        raise BadInput("--phoenix-project needs the Phoenix integration: pip install -e integrations/phoenix") from None
-    try:
-        project_path(project)
-    except PhoenixError as err:
-        raise BadInput(f"--phoenix-project: {err}") from None
-    return PhoenixStore(phoenix_url(url_option))
+    return open_phoenix(project, phoenix_url(url_option))
 
 
 def analyse(*, store: Any = None, phoenix: Any = None, project: Optional[str] = None,
