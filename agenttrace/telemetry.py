@@ -30,6 +30,7 @@ from .otlp_config import (
     warn_once,
 )
 from .shutdown import DEFAULT_EXIT_TIMEOUT, FlushResult
+from .trajectory import DEFAULT_PROFILE_WINDOW
 
 __all__ = ["FlushResult", "Telemetry", "configure"]
 
@@ -218,7 +219,7 @@ def configure(
     # trajectory profiles for drift detection
     profile_store: Any = None,
     segment_keys: Optional[Sequence[str]] = None,
-    profile_window: Union[float, timedelta] = 3600,
+    profile_window: Union[float, timedelta] = DEFAULT_PROFILE_WINDOW,
     profile_sync_interval: float = 1.0,
     # scores beside the spans
     annotate_scores: Union[bool, str, None] = None,
@@ -271,7 +272,8 @@ def configure(
         profile_store: a directory (whylogs drift profiles) or any sink with write/flush/close;
             default ``AGENTTRACE_PROFILE_STORE``.
         segment_keys: run metadata keys that segment trajectory profiles.
-        profile_window: profile window, seconds or a timedelta (default one hour).
+        profile_window: profile window, seconds or a timedelta (default 10 minutes: the fast rules of
+            ``agenttrace watch`` test each window as it closes).
         profile_sync_interval: seconds within which a finished run's profile row is on disk (default 1;
             what a kill -9 can lose).
         annotate_scores: also write each metric score as an annotation where the backend has them

@@ -47,6 +47,9 @@ CATEGORICAL_FEATURES = (
 )
 # segment keys a row can be sliced by; "metadata.<key>" reads any metadata key of the run
 DEFAULT_SEGMENT_KEYS = ("agent", "prompt_template", "segment", "client_category", "request_model")
+# seconds per profile window: short enough for the fast rules of `agenttrace watch` to flag a change
+# within the hour (docs/sequential-tests.md); the store's day rollups keep long-range reads cheap
+DEFAULT_PROFILE_WINDOW = 600
 
 
 @dataclass(frozen=True)

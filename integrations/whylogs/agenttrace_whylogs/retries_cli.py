@@ -17,7 +17,7 @@ from typing import Any, Optional
 
 import click
 
-from .cli import (DEFAULT_STORE, STORE_ENV, BadInput, OneLineCommand, _has_profiles, fail, open_phoenix, parse_range,
+from .cli_common import (DEFAULT_STORE, STORE_ENV, BadInput, OneLineCommand, has_profiles, fail, open_phoenix, parse_range,
                   phoenix_url)
 
 
@@ -95,7 +95,7 @@ def retries(store_path: Path, phoenix_project: Optional[str], phoenix_url: Optio
     try:
         window = parse_range(range_text, "--range")
         store = None
-        if _has_profiles(store_path):
+        if has_profiles(store_path):
             from .store import ProfileStore
 
             store = ProfileStore(store_path)

@@ -43,8 +43,8 @@ State: none. Each pass recomputes the CUSUM from the stored, closed windows of t
 in, so the store reads its day profiles: a pass reads ~30 + the scanned windows' files per
 stream). A restarted CUSUM is never above the one that would have run since the baseline, so this
 raises no more false alarms than a CUSUM kept in memory, and a ``kill -9`` of ``watch`` loses
-nothing. It works on whatever windows the store holds (hourly by default; a store written with
-``window=timedelta(minutes=10)`` is tested every 10 minutes, see docs/sequential-tests.md).
+nothing. It works on whatever windows the store holds (10 minutes by default, tested as each one
+closes; a store written with hourly windows is tested every hour, see docs/sequential-tests.md).
 """
 
 from __future__ import annotations

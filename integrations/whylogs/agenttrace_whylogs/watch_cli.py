@@ -21,7 +21,7 @@ from typing import Any, Optional
 
 import click
 
-from .cli import DEFAULT_STORE, STORE_ENV, BadInput, Finite, OneLineCommand, fail, phoenix_url, warn
+from .cli_common import DEFAULT_STORE, STORE_ENV, BadInput, Finite, OneLineCommand, fail, phoenix_url, warn
 
 CONFIG_ENV = "AGENTTRACE_CONFIG"
 DEFAULT_CONFIG = Path("agenttrace.toml")
@@ -263,12 +263,12 @@ def run(*, store_path: Path, phoenix_project: Optional[str], phoenix_url_option:
 
 def _source(store_path: Path, project: Optional[str], url_option: Optional[str], keys: tuple, scratch: Path,
             from_phoenix: bool) -> Any:
-    from .cli import _has_profiles, open_phoenix
+    from .cli_common import has_profiles, open_phoenix
     from .watch_loop import Source
 
     url = phoenix_url(url_option) if project else None
     phoenix = open_phoenix(project, url) if project else None
-    if project and (from_phoenix or not _has_profiles(store_path)):
+    if project and (from_phoenix or not has_profiles(store_path)):
         # profiles built from Phoenix live for this process: a restart reads the project again, never twice
         return Source(scratch / "profiles", project, url, tuple(keys), from_phoenix=True, _phoenix=phoenix)
     source = Source(store_path, project, url, tuple(keys), _phoenix=phoenix)

@@ -88,10 +88,10 @@ class Source:
         None when the store is not built from Phoenix."""
         if not self.from_phoenix:
             return None
-        from agenttrace.trajectory import DEFAULT_SEGMENT_KEYS
+        from agenttrace.trajectory import DEFAULT_PROFILE_WINDOW, DEFAULT_SEGMENT_KEYS
         from agenttrace_phoenix import PhoenixError
 
-        from .cli import BadInput
+        from .cli_common import BadInput
         from .from_phoenix import write_phoenix_runs
         from .store import ProfileStore
 
@@ -99,7 +99,8 @@ class Source:
         # runs are read by the end of their root span, in [the last pass's end, now - lag): the lag
         # leaves Phoenix time to store spans that were just exported (a restart reads everything again)
         until = now_utc() - INGEST_LAG
-        store = ProfileStore(self.store_path, window=timedelta(hours=1), segment_keys=keys, sync_interval=None)
+        store = ProfileStore(self.store_path, window=timedelta(seconds=DEFAULT_PROFILE_WINDOW), segment_keys=keys,
+                             sync_interval=None)
         try:
             rows = write_phoenix_runs(self.phoenix(), self.phoenix_project, store, start=self._read_until, end=until,
                                       segment_keys=keys)
@@ -116,7 +117,7 @@ class Source:
         return self._phoenix
 
     def open(self) -> Any:
-        from .cli import open_store
+        from .cli_common import open_store
 
         return open_store(self.store_path)
 
@@ -227,7 +228,7 @@ def run_forever(watcher: Watcher, interval: float, stop: threading.Event, say: C
             outcome = watcher.run_pass(stop)
         except Exception as err:  # noqa: BLE001 — the watch keeps running; the next pass retries
             failures += 1
-            from .cli import BadInput
+            from .cli_common import BadInput
 
             what = str(err) if isinstance(err, BadInput) else f"{type(err).__name__}: {err}"
             warn(one_line(f"pass {number} failed: {what}", 400))
