@@ -144,7 +144,8 @@ def test_retries_command_over_store_and_phoenix_annotates_clusters(phoenix_serve
 
     project, (clock, at_minute), memory = f"retries-{uuid.uuid4().hex[:8]}", minute_clock(), InMemorySpanExporter()
     at = agenttrace.configure(project=project, endpoint=phoenix_server.otlp_http_endpoint, set_global=False,
-                              profile_store=str(tmp_path / "profiles"), capture_content=True, clock=clock)
+                              profile_store=str(tmp_path / "profiles"), profile_window=3600, capture_content=True,
+                              clock=clock)
     at.tracer_provider.add_span_processor(SimpleSpanProcessor(memory))
     run_batch(at.callback_handler, at_minute)
     assert at.flush(60)
