@@ -71,7 +71,10 @@ def phoenix_postgres_server(tmp_path_factory, phoenix_postgres_url):
 @pytest.fixture(scope="session")
 def phoenix_server(request):
     """The session's SQLite-backed Phoenix; in a ``phoenix_databases`` test, the one of its parameter."""
-    return request.getfixturevalue(_SERVERS[getattr(request, "param", "sqlite")])
+    database = getattr(request, "param", "sqlite")
+    info = request.getfixturevalue(_SERVERS[database])
+    assert info.database.startswith({"sqlite": "SQLite in ", "postgresql": "PostgreSQL postgresql://"}[database])
+    return info
 
 
 @pytest.fixture(scope="session")
