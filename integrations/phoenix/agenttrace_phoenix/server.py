@@ -20,13 +20,11 @@ accepted before it exits on SIGTERM (see that file).
 
 from __future__ import annotations
 
-import errno
 import ipaddress
 import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -39,11 +37,11 @@ from typing import Callable, Optional
 
 from . import database as db
 from . import registry
+from .ports import HOST, PortInUse, choose_port
 
 DEFAULT_VERSION = "20.26.1"
 DEFAULT_PORT = 6006
 DEFAULT_GRPC_PORT = 4317
-HOST = "127.0.0.1"
 DRAIN_SECONDS = 120.0  # how long a stopping Phoenix may take to write the spans it accepted
 DRAIN_ENV = "AGENTTRACE_PHOENIX_DRAIN_SECONDS"  # overrides it (read by phoenix_serve.py)
 # spans Phoenix accepts before answering 503 (its default is 20,000): what a stop must write, at
@@ -209,8 +207,11 @@ class LocalPhoenix:
         except db.DatabaseError as err:
             raise PhoenixError(f"--database {err}") from None
         drain = _drain_seconds()
-        port = _choose_port(port, DEFAULT_PORT)
-        grpc_port = _choose_port(grpc_port, DEFAULT_GRPC_PORT, avoid=port)
+        try:
+            port = choose_port(port, DEFAULT_PORT)
+            grpc_port = choose_port(grpc_port, DEFAULT_GRPC_PORT, avoid=port)
+        except PortInUse as err:
+            raise PhoenixError(str(err)) from None
         self.install(log, postgres=pg_url is not None)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ,
@@ -256,10 +257,10 @@ class LocalPhoenix:
                     pg_url: Optional[str] = None) -> None:
         exited = proc.poll() is not None
         lines = _tail(self.log_file, _TAIL)
-        failed = db.failure(_tail(self.log_file, 200)) if pg_url is not None else None
-        if failed:  # one line: which database, what went wrong
-            raise PhoenixError(f"Phoenix did not start: database {db.mask(pg_url)}: {failed} (log: {self.log_file})")
         text = "\n".join(lines).lower()
+        failed = db.failure(_tail(self.log_file, 200)) if pg_url is not None else None
+        if failed and "address already in use" not in text:  # one line: which database, what went wrong
+            raise PhoenixError(f"Phoenix did not start: database {db.mask(pg_url)}: {failed} (log: {self.log_file})")
         if "address already in use" in text:
             reason = f"port {port} is already in use"
         elif "failed to bind to address" in text:  # grpc's wording
@@ -362,43 +363,6 @@ def _tail(path: Path, n: int, width: int = 300) -> list[str]:
     except OSError:
         return []
     return [line if len(line) <= width else line[:width] + " …" for line in lines]
-
-
-def _port_free(port: int) -> bool:
-    """True if ``port`` can be bound on loopback and on all interfaces (Phoenix's gRPC binds [::])."""
-    for family, host in ((socket.AF_INET, HOST), (socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
-        try:
-            probe = socket.socket(family, socket.SOCK_STREAM)
-        except OSError:
-            continue  # no IPv6 here
-        with probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                probe.bind((host, port))
-            except OSError as err:
-                if family == socket.AF_INET or err.errno == errno.EADDRINUSE:
-                    return False
-    return True
-
-
-def _free_port() -> int:
-    """A port the OS considers free right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def _choose_port(requested: Optional[int], default: int, avoid: Optional[int] = None) -> int:
-    if requested is not None:
-        if requested == avoid or not _port_free(requested):
-            raise PhoenixError(f"port {requested} is already in use")
-        return requested
-    if default != avoid and _port_free(default):
-        return default
-    port = _free_port()
-    while port == avoid:
-        port = _free_port()
-    return port
 
 
 def _healthy(url: str) -> bool:
