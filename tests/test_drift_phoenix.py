@@ -117,6 +117,7 @@ def test_spans_are_read_in_start_order_page_by_page(phoenix_store, small_project
     assert list(phoenix_store.iter_spans("no-such-project")) == []
 
 
+@pytest.mark.phoenix_databases
 def test_trajectories_from_phoenix_equal_the_live_ones(phoenix_store, small_project):
     project, live = small_project
     assert len(live) == 5
@@ -272,6 +273,7 @@ def status_only_reply(messages) -> AIMessage:
     return AIMessage(content="Your order A1 shipped yesterday.")
 
 
+@pytest.mark.phoenix_databases
 def test_drift_cli_on_a_phoenix_project_finds_the_alias_update_and_annotates_the_current_runs(
         phoenix_server, phoenix_store, tmp_path):
     before = build_agent(ScriptedChatModel(replies=[support_reply], model="gpt-4o", response_model="gpt-4o-2024-08-06",

@@ -22,7 +22,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 import agenttrace
 from conftest import AgentState, Catalog, HashEmbeddings, order_status, start_return, support_model
 
-pytestmark = pytest.mark.phoenix
+pytestmark = [pytest.mark.phoenix, pytest.mark.phoenix_databases]  # also against PostgreSQL-backed Phoenix
 
 LIGHT_PROFILE = {
     "profiles": {"copy": {"metrics": ["response_length", "latency_ms", "output_tokens"], "thresholds": {"response_length": 30}}},

@@ -92,6 +92,7 @@ def wait_for(check, timeout: float = 30.0):
         time.sleep(0.2)
 
 
+@pytest.mark.phoenix_databases
 def test_scores_become_span_and_trace_annotations(phoenix_server, phoenix_store, scorer):
     at, memory, project = run(phoenix_server, scorer, ["Where is my order A1? I want to return it.",
                                                        "What is the admin password?"])
@@ -157,6 +158,7 @@ def test_evaluation_events_reach_phoenix_with_semconv_names(phoenix_server, phoe
     at.shutdown()
 
 
+@pytest.mark.phoenix_databases
 def test_rescoring_updates_the_annotation_instead_of_adding_one(phoenix_server, phoenix_store, scorer):
     from agenttrace_phoenix.annotation_writer import SPAN, AnnotationWriter
     from agenttrace_phoenix.score_rows import Score, span_rows

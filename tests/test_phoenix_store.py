@@ -12,6 +12,8 @@ import agenttrace
 from agenttrace.testing import ScriptedChatModel
 from agenttrace_phoenix import PhoenixError
 
+pytestmark = pytest.mark.phoenix_databases  # also against PostgreSQL-backed Phoenix
+
 
 @pytest.fixture(scope="module")
 def exported(phoenix_server, phoenix_store):

@@ -37,8 +37,12 @@ def phoenix() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address the UI/OTLP-HTTP and OTLP-gRPC receivers listen on. Anything but loopback exposes "
                    "them to the network: set PHOENIX_ENABLE_AUTH=true and PHOENIX_SECRET first (docs/phoenix.md).")
+@click.option("--database", metavar="URL",
+              help="Store Phoenix's data in PostgreSQL: postgresql://user:password@host:port/database (default: "
+                   "env PHOENIX_SQL_DATABASE_URL, else SQLite in the data directory). PHOENIX_SQL_DATABASE_SCHEMA "
+                   "picks a schema. The driver (asyncpg) is installed into Phoenix's venv on first use.")
 def start(port: Optional[int], grpc_port: Optional[int], base_dir: Optional[Path], phoenix_version: Optional[str],
-          timeout: float, local: bool, host: str) -> None:
+          timeout: float, local: bool, host: str, database: Optional[str]) -> None:
     """Install (first time, ~1 min) and start Phoenix in the background."""
     if not _loopback(host) and os.environ.get("PHOENIX_ENABLE_AUTH", "").strip().lower() != "true":
         click.echo(f"warning: --host {host} exposes Phoenix's receivers to the network without authentication "
@@ -53,7 +57,7 @@ def start(port: Optional[int], grpc_port: Optional[int], base_dir: Optional[Path
     try:
         running = server.status()
         info = running or server.start(port=port, grpc_port=grpc_port, timeout=timeout,
-                                       log=lambda line: click.echo(line, err=True), host=host)
+                                       log=lambda line: click.echo(line, err=True), host=host, database=database)
     except px.PhoenixError as err:
         raise click.ClickException(str(err)) from None
     click.echo(f"Phoenix {info.version} {'is already running' if running else 'is running'} (pid {info.pid})")
@@ -118,5 +122,6 @@ def _describe(info: ServerInfo) -> None:
     click.echo(f"  OTLP HTTP:   {info.otlp_http_endpoint}")
     click.echo(f"  OTLP gRPC:   {info.otlp_grpc_endpoint}")
     click.echo(f"  data:        {info.working_dir}")
+    click.echo(f"  database:    {info.database or f'SQLite in {info.working_dir}'}")
     click.echo(f"  log:         {info.log_file}")
     click.echo(f"  send spans here with:  export PHOENIX_COLLECTOR_ENDPOINT={info.url}")

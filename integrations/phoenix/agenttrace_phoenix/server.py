@@ -7,7 +7,7 @@ installed with pip into a project-local venv and run as a detached ``phoenix ser
 Layout under the base dir (default ``./.agenttrace/phoenix``, env ``AGENTTRACE_PHOENIX_DIR``)::
 
     venv-<version>/   the server's venv (env AGENTTRACE_PHOENIX_VENV overrides)
-    data/             PHOENIX_WORKING_DIR: the SQLite database
+    data/             PHOENIX_WORKING_DIR: the SQLite database (unless on PostgreSQL: database.py)
     server.json       state of the running server (pid, ports, url, ...)
     server.log        the server's stdout/stderr
     install.log       pip's output from the last install
@@ -20,13 +20,11 @@ accepted before it exits on SIGTERM (see that file).
 
 from __future__ import annotations
 
-import errno
 import ipaddress
 import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -37,12 +35,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Optional
 
+from . import database as db
 from . import registry
+from .ports import HOST, PortInUse, choose_port
 
 DEFAULT_VERSION = "20.26.1"
 DEFAULT_PORT = 6006
 DEFAULT_GRPC_PORT = 4317
-HOST = "127.0.0.1"
 DRAIN_SECONDS = 120.0  # how long a stopping Phoenix may take to write the spans it accepted
 DRAIN_ENV = "AGENTTRACE_PHOENIX_DRAIN_SECONDS"  # overrides it (read by phoenix_serve.py)
 # spans Phoenix accepts before answering 503 (its default is 20,000): what a stop must write, at
@@ -78,6 +77,7 @@ class ServerInfo:
     version: str
     started_at: str = ""
     host: str = HOST  # the address both receivers listen on
+    database: str = ""  # where the data lives (db.describe: SQLite dir or PostgreSQL URL, password masked)
 
     @property
     def otlp_http_endpoint(self) -> str:
@@ -149,11 +149,18 @@ class LocalPhoenix:
 
     # --- install ---------------------------------------------------------------------------
 
-    def install(self, log: Log = print) -> Path:
-        """Create the venv and ``pip install arize-phoenix==<version>`` unless already done.
-        Returns the venv directory. A marker file is written only after a successful install,
-        so an interrupted one is retried."""
+    def install(self, log: Log = print, postgres: bool = False) -> Path:
+        """Create the venv and ``pip install arize-phoenix==<version>`` unless already done
+        (``arize-phoenix[pg]``, which adds the driver asyncpg, if ``postgres``; an existing venv gets
+        the driver added). Returns the venv directory. A marker file is written only after a
+        successful install, so an interrupted one is retried."""
+        pg_requirement = f"arize-phoenix[pg]=={self.version}"
         if self.installed:
+            if postgres:
+                try:
+                    db.ensure_driver(self.venv_dir, pg_requirement, log, self.install_log)
+                except db.DatabaseError as err:
+                    raise PhoenixError(str(err)) from None
             return self.venv_dir
         self.base_dir.mkdir(parents=True, exist_ok=True)
         python = self.venv_dir / "bin" / "python"
@@ -163,7 +170,7 @@ class LocalPhoenix:
                 venv.EnvBuilder(with_pip=True, clear=True, symlinks=os.name != "nt").create(self.venv_dir)
             except (OSError, subprocess.CalledProcessError) as err:
                 raise PhoenixError(f"could not create the Phoenix venv {self.venv_dir}: {err}") from None
-        requirement = f"arize-phoenix=={self.version}"
+        requirement = pg_requirement if postgres else f"arize-phoenix=={self.version}"
         log(f"installing {requirement} into {self.venv_dir} (about a minute; log: {self.install_log})")
         with open(self.install_log, "w") as out:
             code = subprocess.call([str(python), "-m", "pip", "install", "--no-input", requirement],
@@ -178,13 +185,14 @@ class LocalPhoenix:
     # --- run -------------------------------------------------------------------------------
 
     def start(self, port: Optional[int] = None, grpc_port: Optional[int] = None, timeout: float = 120.0,
-              log: Log = print, host: str = HOST) -> ServerInfo:
+              log: Log = print, host: str = HOST, database: Optional[str] = None) -> ServerInfo:
         """Start the server (installing it first if needed) and wait until ``/healthz`` answers.
         Returns the running server's info; if one already runs from this base dir, returns that.
         Unset ports default to 6006 / 4317 when free, else any free port; an explicitly requested
         port that is taken raises :class:`PhoenixError` before anything is spawned. ``host``: the
         address both receivers (HTTP and OTLP/gRPC) listen on, loopback by default; anything else
-        exposes them to the network (turn on Phoenix's auth first: docs/phoenix.md)."""
+        exposes them to the network (turn on Phoenix's auth first: docs/phoenix.md). ``database``:
+        a ``postgresql://`` URL (default ``PHOENIX_SQL_DATABASE_URL``; neither: SQLite in the data dir)."""
         running = self.status()
         if running is not None:
             return running
@@ -193,10 +201,18 @@ class LocalPhoenix:
             raise PhoenixError(f"a Phoenix started earlier (pid {state['pid']}) does not answer on {state['url']}; "
                                "stop it first (agenttrace phoenix stop)")
         _check_host(host)
+        try:
+            pg_url = db.resolve(database)
+            where = db.describe(pg_url, self.data_dir)
+        except db.DatabaseError as err:
+            raise PhoenixError(f"--database {err}") from None
         drain = _drain_seconds()
-        port = _choose_port(port, DEFAULT_PORT)
-        grpc_port = _choose_port(grpc_port, DEFAULT_GRPC_PORT, avoid=port)
-        self.install(log)
+        try:
+            port = choose_port(port, DEFAULT_PORT)
+            grpc_port = choose_port(grpc_port, DEFAULT_GRPC_PORT, avoid=port)
+        except PortInUse as err:
+            raise PhoenixError(str(err)) from None
+        self.install(log, postgres=pg_url is not None)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ,
                    PHOENIX_MAX_SPANS_QUEUE_SIZE=os.environ.get("PHOENIX_MAX_SPANS_QUEUE_SIZE") or str(QUEUE_SIZE),
@@ -209,8 +225,12 @@ class LocalPhoenix:
                    PHOENIX_ALLOW_EXTERNAL_RESOURCES="false",
                    PHOENIX_TELEMETRY_ENABLED="false",
                    PHOENIX_DISABLE_AGENT_ASSISTANT="true")
+        env.pop(db.URL_ENV, None)
+        if pg_url is not None:
+            env[db.URL_ENV] = pg_url
         url = f"http://{_client_host(host)}:{port}"
-        log(f"starting Phoenix {self.version} on {url} (OTLP gRPC port {grpc_port}, listening on {host})")
+        log(f"starting Phoenix {self.version} on {url} (OTLP gRPC port {grpc_port}, listening on {host}; "
+            f"data: {where})")
         with open(self.log_file, "w") as out:
             python = self.venv_dir / "bin" / "python"
             proc = subprocess.Popen([str(python), str(LAUNCHER), "serve"], stdout=out, stderr=subprocess.STDOUT,
@@ -219,7 +239,7 @@ class LocalPhoenix:
         try:
             while not _healthy(url):
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    self._fail_start(proc, port, grpc_port, timeout)
+                    self._fail_start(proc, port, grpc_port, timeout, pg_url)
                 time.sleep(0.25)
         except BaseException:  # failed, timed out or interrupted: leave no server nobody knows about
             if proc.poll() is None:
@@ -227,16 +247,20 @@ class LocalPhoenix:
             proc.wait()
             raise
         info = ServerInfo(proc.pid, port, grpc_port, url, self.data_dir, self.log_file, self.version,
-                          datetime.now(timezone.utc).isoformat(timespec="seconds"), host)
+                          datetime.now(timezone.utc).isoformat(timespec="seconds"), host, where)
         self.state_file.write_text(json.dumps({**asdict(info), "working_dir": str(self.data_dir),
                                                "log_file": str(self.log_file), "drain_seconds": drain}, indent=2) + "\n")
         registry.remember(self.base_dir)
         return info
 
-    def _fail_start(self, proc: subprocess.Popen, port: int, grpc_port: int, timeout: float) -> None:
+    def _fail_start(self, proc: subprocess.Popen, port: int, grpc_port: int, timeout: float,
+                    pg_url: Optional[str] = None) -> None:
         exited = proc.poll() is not None
         lines = _tail(self.log_file, _TAIL)
         text = "\n".join(lines).lower()
+        failed = db.failure(_tail(self.log_file, 200)) if pg_url is not None else None
+        if failed and "address already in use" not in text:  # one line: which database, what went wrong
+            raise PhoenixError(f"Phoenix did not start: database {db.mask(pg_url)}: {failed} (log: {self.log_file})")
         if "address already in use" in text:
             reason = f"port {port} is already in use"
         elif "failed to bind to address" in text:  # grpc's wording
@@ -261,7 +285,7 @@ class LocalPhoenix:
             return None
         return ServerInfo(int(state["pid"]), int(state["port"]), int(state["grpc_port"]), state["url"],
                           Path(state["working_dir"]), Path(state["log_file"]), state["version"],
-                          state.get("started_at", ""), state.get("host", HOST))
+                          state.get("started_at", ""), state.get("host", HOST), state.get("database", ""))
 
     def stop(self, timeout: Optional[float] = None, log: Log = lambda line: None) -> bool:
         """SIGTERM the server's process group and wait for it to exit; SIGKILL it after
@@ -339,43 +363,6 @@ def _tail(path: Path, n: int, width: int = 300) -> list[str]:
     except OSError:
         return []
     return [line if len(line) <= width else line[:width] + " …" for line in lines]
-
-
-def _port_free(port: int) -> bool:
-    """True if ``port`` can be bound on loopback and on all interfaces (Phoenix's gRPC binds [::])."""
-    for family, host in ((socket.AF_INET, HOST), (socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
-        try:
-            probe = socket.socket(family, socket.SOCK_STREAM)
-        except OSError:
-            continue  # no IPv6 here
-        with probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                probe.bind((host, port))
-            except OSError as err:
-                if family == socket.AF_INET or err.errno == errno.EADDRINUSE:
-                    return False
-    return True
-
-
-def _free_port() -> int:
-    """A port the OS considers free right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def _choose_port(requested: Optional[int], default: int, avoid: Optional[int] = None) -> int:
-    if requested is not None:
-        if requested == avoid or not _port_free(requested):
-            raise PhoenixError(f"port {requested} is already in use")
-        return requested
-    if default != avoid and _port_free(default):
-        return default
-    port = _free_port()
-    while port == avoid:
-        port = _free_port()
-    return port
 
 
 def _healthy(url: str) -> bool:
