@@ -2,7 +2,7 @@
 
 A real LangGraph ``create_react_agent`` (tests/agent_shapes.react_agent: a scripted chat model that
 calls a tool, then answers) instrumented with ``agenttrace.configure()``, exporting over OTLP gRPC
-through the batch processor. The process waits for commands ``(rate, seconds, sample_rate)``: it
+through the batch processor. The process waits for commands ``(rate, seconds, sample_rate, project)``: it
 reconfigures (``OTEL_TRACES_SAMPLER=parentbased_traceidratio`` at ``sample_rate``), runs the agent
 at ``rate`` runs/s for ``seconds`` — every instrumented run followed by the same run uninstrumented,
 timed both, so the added latency is measured in the same process under the same load — flushes,
@@ -37,7 +37,7 @@ class CountingSink:
         pass
 
 
-def serve(commands, results, endpoint: str, project: str) -> None:
+def serve(commands, results, endpoint: str) -> None:
     """The process body: ``commands`` / ``results`` are multiprocessing queues; None stops it."""
     logging.basicConfig(level=logging.ERROR)
     logging.getLogger("opentelemetry").setLevel(logging.CRITICAL)  # refusals are counted, not logged per batch
@@ -60,7 +60,7 @@ def serve(commands, results, endpoint: str, project: str) -> None:
         command = commands.get()
         if command is None:
             return
-        rate, seconds, sample_rate = command
+        rate, seconds, sample_rate, project = command
         os.environ["OTEL_TRACES_SAMPLER"] = "parentbased_traceidratio"
         os.environ["OTEL_TRACES_SAMPLER_ARG"] = str(sample_rate)
         sink, created = CountingSink(), Created()

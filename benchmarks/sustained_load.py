@@ -18,7 +18,8 @@ a ramp of loads (``--steps``, runs/s over all processes) to one Phoenix per data
 - Phoenix's peak RSS (psutil, the server and its children).
 
 Saturation is the first step that drops or loses spans, or whose backlog takes Phoenix more than
-5 s to drain after the agents flushed.
+5 s to drain after the agents flushed; the ramp goes on until Phoenix pushes back (drops spans).
+``--rates ''`` skips the sampling part.
 Then head sampling (``OTEL_TRACES_SAMPLER=parentbased_traceidratio`` at ``--rates``) at
 ``--factor`` × the saturating load, on ``--sampling-database``: which rate keeps ingestion healthy,
 while trajectory profiles and the retry monitor still count every run. Prints tables; writes a plot
@@ -53,6 +54,8 @@ from postgres_server import PostgresServer  # noqa: E402
 
 PROJECT = "sustained-load"
 RATES = "1,0.5,0.2,0.1,0.05"
+COUNT = ("SELECT count(*) FROM spans JOIN traces ON spans.trace_rowid = traces.id "
+         "JOIN projects ON traces.project_rowid = projects.id WHERE projects.name = ?")
 LAG_OK = 5.0  # seconds: a backlog that drains within this after the step is "keeping up"
 
 
@@ -110,22 +113,22 @@ class Backend:
             os.environ.update(saved)
         self.rss = RssPeak(self.info.pid)
 
-    def stored(self) -> int:
+    def stored(self, project: str) -> int:
+        """Spans of ``project`` in Phoenix's database."""
         if self.kind == "postgresql":
             import psycopg
 
             with psycopg.connect(self.url) as conn:
-                return conn.execute("SELECT count(*) FROM spans").fetchone()[0]
-        db = Path(self.info.working_dir if hasattr(self.info, "working_dir") else self.base / "data") / "phoenix.db"
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as conn:
-            return conn.execute("SELECT count(*) FROM spans").fetchone()[0]
+                return conn.execute(COUNT.replace("?", "%s"), (project,)).fetchone()[0]
+        with sqlite3.connect(f"file:{self.base / 'data' / 'phoenix.db'}?mode=ro", uri=True, timeout=30) as conn:
+            return conn.execute(COUNT, (project,)).fetchone()[0]
 
-    def settled(self, settle: float = 3.0, limit: float = 120.0) -> tuple:
+    def settled(self, project: str, settle: float = 8.0, limit: float = 180.0) -> tuple:
         """(spans stored once the count stopped growing for ``settle`` s, seconds until its last change)."""
         began = time.monotonic()
         last, since = -1, began
         while time.monotonic() < began + limit:
-            n = self.stored()
+            n = self.stored(project)
             if n != last:
                 last, since = n, time.monotonic()
             elif time.monotonic() - since >= settle:
@@ -144,20 +147,24 @@ class Agents:
     """``n`` agent processes (spawned: each its own interpreter, as in production)."""
 
     def __init__(self, n: int, endpoint: str) -> None:
+        self.steps = 0
         ctx = mp.get_context("spawn")
         self.commands, self.results = ctx.Queue(), ctx.Queue()
-        self.procs = [ctx.Process(target=load_agent.serve, args=(self.commands, self.results, endpoint, PROJECT),
+        self.procs = [ctx.Process(target=load_agent.serve, args=(self.commands, self.results, endpoint),
                                   daemon=True) for _ in range(n)]
         for p in self.procs:
             p.start()
 
     def step(self, rate: float, seconds: float, sample_rate: float) -> dict:
+        self.steps += 1
+        project = f"{PROJECT}-{self.steps}"  # a project per step: a late backlog is not the next step's
         for _ in self.procs:
-            self.commands.put((rate / len(self.procs), seconds, sample_rate))
+            self.commands.put((rate / len(self.procs), seconds, sample_rate, project))
         parts = [self.results.get(timeout=seconds + 120) for _ in self.procs]
         total = {k: sum(p[k] for p in parts) for k in ("runs", "recorded", "exported", "profile_rows", "model_calls",
                                                        "queue_full", "refused", "abandoned")}
         total["elapsed"] = max(p["elapsed"] for p in parts)
+        total["project"] = project
         added = sorted(i - u for p in parts for i, u in zip(p["instrumented"], p["plain"]))
         total["p50_ms"] = 1000 * statistics.median(added) if added else 0.0
         total["p99_ms"] = 1000 * added[min(len(added) - 1, int(0.99 * len(added)))] if added else 0.0
@@ -172,11 +179,9 @@ class Agents:
 
 
 def measure(backend: Backend, agents: Agents, rate: float, seconds: float, sample_rate: float = 1.0) -> dict:
-    before = backend.stored()
     backend.rss.take()
     row = agents.step(rate, seconds, sample_rate)
-    stored, catch_up = backend.settled()  # after every agent flushed: Phoenix's backlog drains
-    stored -= before
+    stored, catch_up = backend.settled(row["project"])  # after every agent flushed: Phoenix's backlog drains
     s = row["elapsed"]
     row.update(target=rate, runs_s=row["runs"] / s, offered_s=row["exported"] / s, ingested_s=stored / (s + catch_up),
                stored=stored, catch_up_s=catch_up, lost=row["exported"] - stored, rss_mib=backend.rss.take() / 2**20,
@@ -216,9 +221,9 @@ def plot(ramps: dict, sampling: list, path: Path) -> None:
         rates = [r["sample_rate"] for r in sampling]
         right.plot(rates, [r["offered_s"] for r in sampling], "o-", label="spans/s offered")
         right.plot(rates, [r["ingested_s"] for r in sampling], "s-", label="spans/s stored")
-        right.plot(rates, [r["queue_full"] + r["refused"] + r["lost"] for r in sampling], "^-", label="spans dropped")
+        right.plot(rates, [max(0, r["lost"]) / r["elapsed"] for r in sampling], "^-", label="spans/s not stored")
         right.set_xscale("log")
-        right.set(xlabel="head sampling rate", title=f"Sampling at the highest load ({sampling[0]['database']})")
+        right.set(xlabel="head sampling rate", ylabel="spans/s", title=f"Sampling at the highest load ({sampling[0]['database']})")
         right.legend()
     fig.suptitle("agenttrace → OTLP gRPC → Phoenix, 2 cores shared by agents, Phoenix and PostgreSQL", fontsize=9)
     fig.tight_layout()
@@ -239,10 +244,18 @@ def main() -> None:
     parser.add_argument("--sampling-database", default="postgresql")
     parser.add_argument("--json", type=Path, help="also write the rows here")
     parser.add_argument("--plot", type=Path, default=REPO / "docs" / "images" / "sustained_load.png")
+    parser.add_argument("--from-json", type=Path, help="print the tables and draw the plot of an earlier --json")
     args = parser.parse_args()
+    if args.from_json:
+        data = json.loads(args.from_json.read_text())
+        print(HEAD)
+        for row in [r for rows in data["ramps"].values() for r in rows] + data["sampling"]:
+            print(line(row))
+        plot(data["ramps"], data["sampling"], args.plot)
+        return
     seconds = args.seconds or (10 if args.quick else 20)
     steps = [float(s) for s in (args.steps or ("5,20,0" if args.quick else "2,5,10,20,40,0")).split(",")]
-    rates = [float(r) for r in ("1,0.2,0.05" if args.quick and args.rates == RATES else args.rates).split(",")]
+    rates = [float(r) for r in ("1,0.2,0.05" if args.quick and args.rates == RATES else args.rates).split(",") if r]
     print(f"{args.agents} agent processes, {seconds:.0f} s per step, {os.cpu_count()} CPU cores shared by agents, "
           f"Phoenix and PostgreSQL\n{HEAD}", flush=True)
     ramps, sampling, saturation = {}, [], {}
@@ -255,10 +268,11 @@ def main() -> None:
                 row = measure(backend, agents, rate, seconds)
                 ramps[db].append(row)
                 print(line(row), flush=True)
-                if not row["healthy"]:
+                if not row["healthy"] and db not in saturation:
                     saturation[db] = row
-                    break
-            if db == args.sampling_database:
+                if row["queue_full"] + row["refused"] or row["lost"] > 0.01 * row["exported"]:
+                    break  # Phoenix pushes back: spans are dropped
+            if db == args.sampling_database and rates:
                 healthy = [r for r in ramps[db] if r["healthy"]]
                 base = (healthy[-1] if healthy else ramps[db][0])["runs_s"]
                 target = args.factor * base
@@ -272,7 +286,13 @@ def main() -> None:
             agents.close()
             backend.close()
     for db, row in saturation.items():
-        print(f"{db}: saturated at {row['offered_s']:.0f} spans/s offered, {row['ingested_s']:.0f} spans/s stored")
+        print(f"{db}: saturated (lag > {LAG_OK:g} s or drops) at {row['offered_s']:.0f} spans/s offered, "
+              f"{row['ingested_s']:.0f} spans/s stored")
+    for db, rows in ramps.items():
+        pushed = [r for r in rows if r["queue_full"] + r["refused"] or r["lost"] > 0.01 * r["exported"]]
+        if pushed:
+            print(f"{db}: pushes back (drops) at {pushed[0]['offered_s']:.0f} spans/s offered: {pushed[0]['refused']:,} "
+                  f"refused, {pushed[0]['queue_full']:,} agent queue full")
     plot(ramps, sampling, args.plot)
     print(f"plot: {args.plot}")
     if args.json:
