@@ -29,6 +29,7 @@ to docs/images/sustained_load.png. The agents, Phoenix and PostgreSQL share the 
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import multiprocessing as mp
 import os
@@ -102,12 +103,16 @@ class Backend:
         self.phoenix = LocalPhoenix(self.base, venv_dir=venv if venv.exists() else None)
         saved = dict(os.environ)
         try:
+            options = {}
             if kind == "postgresql":
                 self.pg = PostgresServer().start()
                 self.url = self.pg.create_database()
-                os.environ["PHOENIX_SQL_DATABASE_URL"] = self.url
-                os.environ["PYTHONPATH"] = pg_driver(self.phoenix.venv_dir)
-            self.info = self.phoenix.start(port=free_port(), grpc_port=free_port(), log=lambda line: None)
+                if "database" in inspect.signature(self.phoenix.start).parameters:  # phoenix start --database
+                    options["database"] = self.url
+                else:
+                    os.environ["PHOENIX_SQL_DATABASE_URL"] = self.url
+                    os.environ["PYTHONPATH"] = pg_driver(self.phoenix.venv_dir)
+            self.info = self.phoenix.start(port=free_port(), grpc_port=free_port(), log=lambda line: None, **options)
         finally:
             os.environ.clear()
             os.environ.update(saved)
