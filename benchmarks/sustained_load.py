@@ -1,6 +1,6 @@
 """Sustained load: many agent processes → OTLP gRPC → a local Phoenix on SQLite vs on PostgreSQL.
 
-    python benchmarks/sustained_load.py            # full run (~12 min on 2 cores)
+    python benchmarks/sustained_load.py            # full run (~15 min on 2 cores)
     python benchmarks/sustained_load.py --quick    # ~5 min
     python benchmarks/sustained_load.py --databases postgresql --steps 20,80 --rates 1,0.1
 
