@@ -23,14 +23,15 @@ def sampled_env(monkeypatch):
     return set_rate
 
 
-def run_agents(**kw):
+def run_agents(check_flush=True, **kw):
     sink, exporter = ListSink(), InMemorySpanExporter()
     at = agenttrace.configure(project="sampling", span_exporter=exporter, batch=False, set_global=False,
                               profile_store=sink, **kw)
     graph = build_agent()
     for _ in range(RUNS):
         graph.invoke(ask(), config={"callbacks": [at.callback_handler]})
-    assert at.flush(10)
+    flushed = at.flush(10 if check_flush else 2)
+    assert flushed or not check_flush
     return at, sink, exporter
 
 
@@ -75,3 +76,16 @@ def test_unsampled_runs_are_still_flagged_for_review(sampled_env):
         flagged[rate] = sum(at.callback_handler.metrics.flags.values())
         at.shutdown()
     assert flagged[0.0] == flagged[1.0] >= RUNS
+
+
+def test_unsampled_spans_get_no_phoenix_annotations(sampled_env):
+    """Their spans never reach Phoenix: annotating them could only fail (a dead URL makes every
+    attempted write a counted drop, so the sampled control shows the test can fail)."""
+    dropped = {}
+    for rate in (1.0, 0.0):
+        sampled_env(rate)
+        at, _, _ = run_agents(False, profiles=FLAG_PROFILES, annotate_scores="http://127.0.0.1:9")
+        at.shutdown(timeout=1)
+        dropped[rate] = at.dropped_scores
+    assert dropped[1.0] > 0
+    assert dropped[0.0] == 0
