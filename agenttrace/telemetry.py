@@ -18,6 +18,7 @@ from . import shutdown as _exit
 from .content import CONTENT_FORMATS, Redactor
 from .export import BoundedBatchProcessor, DropCounter, otlp_exporter, quiet_exporter_logs
 from .handler import CallbackHandler
+from .sampling import RecordUnsampled
 from .score_sinks import SinkTarget, check_mode, open_sinks
 from .otlp_config import (
     EnvProblem,
@@ -306,6 +307,9 @@ def configure(
             provider = current  # the application's own provider: add to it, don't replace it
         else:  # agenttrace's exit hook shuts it down within exit_timeout (the SDK's own hook has no bound)
             provider = TracerProvider(resource=_resource(project, service_name), shutdown_on_exit=False)
+            # the sampler the SDK resolved from OTEL_TRACES_SAMPLER samples the export; profiles and
+            # counters still see every run (agenttrace.sampling)
+            provider.sampler = RecordUnsampled(provider.sampler)
             owns = True
 
     drops = DropCounter()

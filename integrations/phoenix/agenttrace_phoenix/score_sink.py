@@ -53,12 +53,16 @@ class ScoreAnnotations(SpanProcessor):
         return self.writer.pending
 
     def on_start(self, span: Any, parent_context: Any = None) -> None:
+        if not span.context.trace_flags.sampled:
+            return  # recorded for profiles and counters, never exported: nothing to annotate in Phoenix
         try:
             self.traces.start(span.context.trace_id)
         except Exception:  # noqa: BLE001 - never the agent's problem
             self.internal_errors += 1
 
     def on_end(self, span: Any) -> None:
+        if not span.context.trace_flags.sampled:
+            return
         try:
             scores = span_scores(span) if span.events else []
             if scores:
