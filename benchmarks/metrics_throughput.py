@@ -39,39 +39,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pairs", type=int, default=None, help="default: 2000, with --distinct 240")
     parser.add_argument("--distinct", action="store_true", help="all-distinct text: no cache hits")
-    parser.add_argument("--backend", default="torch,onnx", help="embedding backends to run with --distinct")
+    parser.add_argument("--backend", default="torch,onnx", help="embedding backends to run (templated mode: the first)")
+    parser.add_argument("--batch-size", default="64", help="scorer encode batch sizes to run with --distinct (comma list)")
     args = parser.parse_args()
     if args.distinct:
-        return distinct(args.pairs or 240, args.backend.split(","))
+        return distinct(args.pairs or 240, args.backend.split(","), [int(b) for b in args.batch_size.split(",")])
     corpus = make_pairs(args.pairs or 2000, seed=11)
     unique = len({t for p in corpus for t in p})
     print(f"{len(corpus)} pairs, {unique} distinct texts")
 
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
-    from agenttrace.metrics import MetricsEngine, load
     from agenttrace_langkit import LangKitScorer, default_model
 
-    scorer = LangKitScorer()
+    scorer = LangKitScorer(backend=args.backend.split(",")[0])  # templated mode: the first backend listed
     scorer.score([("warm", "up")], ["relevance", "refusal_similarity"])  # load the model outside the timing
+    print(f"embedding backend: {scorer.backend}")
 
     def worker(metrics):
-        """Seconds for the worker to score every pair (cold embedding cache), and the scored spans."""
-        scorer._cache.clear()
-        exporter = InMemorySpanExporter()
-        provider = TracerProvider()
-        provider.add_span_processor(SimpleSpanProcessor(exporter))
-        tracer = provider.get_tracer("bench")
-        engine = MetricsEngine(load({"profiles": {"p": {"metrics": metrics}}, "rules": [{"match": {"kind": "llm"}, "profile": "p"}]}),
-                               scorer, queue_size=len(corpus) + 1)
-        t0 = time.perf_counter()
-        for prompt, response in corpus:
-            span = tracer.start_span("chat")
-            engine.on_step_end(span, {"kind": "llm", "operation": "chat"}, prompt, response, 0.0)
-        engine.flush(600)
-        return time.perf_counter() - t0, exporter.get_finished_spans()
+        return worker_seconds(scorer, corpus, metrics)
 
     ours_s, spans = worker(["refusal_similarity", "relevance"])
     detectors_s, with_detectors = worker(["refusal_similarity", "relevance", "refusal_score", "hedging_score"])
@@ -130,7 +114,7 @@ def worker_seconds(scorer, corpus, metrics):
     return time.perf_counter() - t0, exporter.get_finished_spans()
 
 
-def distinct(n: int, backends: list[str]) -> None:
+def distinct(n: int, backends: list[str], batch_sizes: list[int]) -> None:
     import torch
 
     from agenttrace_langkit import LangKitScorer, default_model
@@ -142,9 +126,12 @@ def distinct(n: int, backends: list[str]) -> None:
     for backend in backends:
         scorer = LangKitScorer(backend=backend)
         scorer.score([("warm", "up")], ["relevance", "refusal_similarity"])  # load (and export) outside the timing
-        secs, spans = worker_seconds(scorer, corpus, ["refusal_similarity", "relevance"])
-        runs.append((f"agenttrace worker ({scorer.backend})", secs,
-                     [(s.attributes["agenttrace.metric.refusal_similarity"], s.attributes["agenttrace.metric.relevance"]) for s in spans]))
+        for batch_size in batch_sizes:
+            scorer.batch_size = batch_size
+            secs, spans = worker_seconds(scorer, corpus, ["refusal_similarity", "relevance"])
+            runs.append((f"agenttrace worker ({scorer.backend}, batch {batch_size})", secs,
+                         [(s.attributes["agenttrace.metric.refusal_similarity"], s.attributes["agenttrace.metric.relevance"])
+                          for s in spans]))
     from langkit import input_output, themes
 
     themes.init(transformer_name=default_model())
