@@ -40,7 +40,7 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=None, help="default: 2000, with --distinct 240")
     parser.add_argument("--distinct", action="store_true", help="all-distinct text: no cache hits")
     parser.add_argument("--backend", default="torch,onnx", help="embedding backends to run (templated mode: the first)")
-    parser.add_argument("--batch-size", default="64", help="scorer encode batch sizes to run with --distinct (comma list)")
+    parser.add_argument("--batch-size", default="16", help="scorer encode batch sizes to run with --distinct (comma list)")
     args = parser.parse_args()
     if args.distinct:
         return distinct(args.pairs or 240, args.backend.split(","), [int(b) for b in args.batch_size.split(",")])
