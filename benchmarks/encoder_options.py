@@ -3,10 +3,10 @@
     python benchmarks/encoder_options.py [--pairs 240]
 
 Encodes the prompts and replies of ``corpus.distinct_pairs`` (every text new, so no cache helps)
-with the settings a well-kept library already offers: torch threads, encode batch size,
-sentence-transformers' own length sorting (on by default; shown against a shuffled order by
-encoding one text per call is not needed: encode sorts within each call), max_seq_length 256 (what
-LangKit's SentenceTransformer truncates to) vs 128, and sentence-transformers' ONNX Runtime backend
+with the settings a well-kept library already offers: torch threads, encode batch size (``encode``
+already sorts texts by length within each call, so the batch size sets how much padding is left),
+max_seq_length 256 (what LangKit's SentenceTransformer truncates to) vs 128, and
+sentence-transformers' ONNX Runtime backend
 (plain export, O1–O3 graph optimisations, int8 dynamic quantisation). For each: encodes/s and the
 largest refusal-similarity / relevance difference from LangKit's per-row scores.
 """
@@ -26,6 +26,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from corpus import distinct_pairs  # noqa: E402
+
+# needs the onnx extra for its ONNX rows: pip install -e 'integrations/langkit[onnx]' (docs/metrics.md)
 
 
 def scores(model, corpus, refusal, batch_size):
@@ -99,7 +101,7 @@ def main() -> None:
             try:
                 export_dynamic_quantized_onnx_model(onnx, config, tmp)
                 row(f"onnx int8 ({config})", SentenceTransformer(tmp, device="cpu", backend="onnx",
-                                                           model_kwargs={"file_name": f"onnx/model_qint8_{config}.onnx"}))
+                                                           model_kwargs={"file_name": f"onnx/model_{'quint8' if config == 'avx2' else 'qint8'}_{config}.onnx"}))
             except Exception as error:  # noqa: BLE001
                 print(f"onnx int8 {config}: {type(error).__name__}: {error}")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 import pytest
@@ -70,4 +69,3 @@ def test_an_unknown_backend_is_a_clear_error(monkeypatch):
     with pytest.raises(ValueError, match="embedding backend 'tensorrt': expected one of auto, torch, onnx"):
         encoder.resolve(None)
     assert encoder.resolve("TORCH") == "torch"
-    assert json.loads(HEDGING)
