@@ -64,7 +64,7 @@ class LangKitScorer:
     """Scores (prompt, response) pairs; ``metrics`` lists what it can compute."""
 
     def __init__(self, model: Optional[str] = None, theme_json: Optional[str] = None, cache_size: int = 50_000,
-                 batch_size: int = 16, backend: Optional[str] = None):
+                 batch_size: int = 64, backend: Optional[str] = None):
         _quiet_environment()
         self.model_name = model or default_model()
         if os.path.isdir(self.model_name):
