@@ -57,3 +57,39 @@ def pairs(n: int, seed: int = 7) -> list[tuple[str, str]]:
                 prompt = ODD[(i // 2) % len(ODD)]
         out.append((prompt, response))
     return out
+
+
+_WORDS = ("order shipping return refund discount customer product jacket shoes watch battery size colour delivery "
+          "warehouse invoice account password subscription newsletter campaign audience segment launch spring summer "
+          "winter price offer coupon loyalty member premium budget schedule weekend morning evening tracking courier "
+          "package address payment card bank transfer receipt warranty repair replacement exchange store online app "
+          "feature update version screen strap material cotton leather waterproof lightweight comfortable durable "
+          "stylish sustainable recycled organic local global team manager support agent policy terms privacy data "
+          "report summary analysis result growth revenue margin forecast quarter region market trend survey feedback").split()
+_OPENERS = ("Sure, here is", "Thanks for asking about", "Good question about", "Here's a quick note on", "Happy to help with",
+            "I'm sorry, but I can't help with", "It might be worth checking", "Unfortunately we cannot process",
+            "Please find below", "As requested, the details of")
+
+
+def _sentence(rng: random.Random, words: int) -> str:
+    body = " ".join(rng.choice(_WORDS) for _ in range(words))
+    return body[0].upper() + body[1:] + rng.choice(".!?..")
+
+
+def distinct_pairs(n: int, seed: int = 13) -> list[tuple[str, str]]:
+    """``n`` prompt/reply pairs in which every text occurs once (no cache can help), lengths like real
+    traffic: prompts of one or two sentences, replies from a few words to a few paragraphs (log-normal,
+    median ~40 words, some past MiniLM's 256-token window), a numbered id keeping each text new."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        prompt = " ".join(_sentence(rng, rng.randint(6, 18)) for _ in range(rng.randint(1, 2))) + f" (ticket {seed}-{i}-p)"
+        words = max(3, min(400, int(rng.lognormvariate(3.7, 0.9))))
+        sentences, left = [], words
+        while left > 0:
+            k = min(left, rng.randint(6, 22))
+            sentences.append(_sentence(rng, k))
+            left -= k
+        reply = f"{rng.choice(_OPENERS)} {rng.choice(_WORDS)} #{seed}-{i}: " + " ".join(sentences)
+        out.append((prompt, reply))
+    return out

@@ -34,6 +34,11 @@ def langkit_reference():
 
 
 def test_scores_match_langkit_within_1e_4(scorer, langkit_reference):
+    assert_matches_langkit(scorer, langkit_reference)
+
+
+def assert_matches_langkit(scorer, langkit_reference):
+    """The scorer's refusal, hedging and relevance scores within 1e-4 of LangKit's on the parity corpus."""
     themes, input_output = langkit_reference
     corpus = pairs(120)
     assert len({r for _, r in corpus}) > 40 and any(r == "" for _, r in corpus)

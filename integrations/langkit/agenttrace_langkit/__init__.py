@@ -6,7 +6,8 @@ encoder (sentence-transformers ``all-MiniLM-L6-v2``, obtained through ``langkit.
 its formulas: a theme score is the max cosine between the text's embedding and each phrase of the
 group; relevance is the (unclipped) cosine of the prompt's and the response's embeddings. What
 differs is the execution: texts from many spans are encoded in one batch, and embeddings of repeated
-texts (templated prompts, theme phrases) are cached.
+texts (templated prompts, theme phrases) are cached, and the encoder may run on ONNX Runtime
+(``backend``: :mod:`agenttrace_langkit.encoder`).
 
 Besides LangKit's metrics, the scorer computes agenttrace's refusal and hedging detectors
 (``refusal_score``, ``hedging_score``: :mod:`agenttrace_langkit.detectors`) from the same response
@@ -63,13 +64,14 @@ class LangKitScorer:
     """Scores (prompt, response) pairs; ``metrics`` lists what it can compute."""
 
     def __init__(self, model: Optional[str] = None, theme_json: Optional[str] = None, cache_size: int = 50_000,
-                 batch_size: int = 64):
+                 batch_size: int = 64, backend: Optional[str] = None):
         _quiet_environment()
         self.model_name = model or default_model()
         if os.path.isdir(self.model_name):
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from langkit import themes
-        from langkit.transformer import _get_sentence_transformer
+
+        from . import encoder
 
         groups = dict(themes.load_themes(themes.lang_config.theme_file_path) or {})
         if theme_json:
@@ -80,7 +82,8 @@ class LangKitScorer:
             groups.update(custom)
         self.groups = groups
         with _no_progress_bars():  # transformers draws a "Loading weights" bar on the agent's stderr otherwise
-            self.model = _get_sentence_transformer(self.model_name, True)  # the SentenceTransformer LangKit would use
+            #: LangKit's SentenceTransformer, or the same model on ONNX Runtime; ``backend`` says which
+            self.model, self.backend = encoder.load(self.model_name, backend)
         self.batch_size = batch_size
         self._cache: "OrderedDict[str, object]" = OrderedDict()
         self._cache_size = cache_size
