@@ -1,9 +1,10 @@
 """The sentence encoder behind the scorer: LangKit's torch SentenceTransformer, or the same model
 on sentence-transformers' ONNX Runtime backend (same weights, same tokenizer, same 256-token
-truncation; scores within 1e-4 of LangKit's, about 2× the encodes/s on CPU).
+truncation; scores within 1e-4 of LangKit's). Measured on all-distinct text it is no faster than
+torch at the same batch size (docs/benchmarks.md), so torch stays the default.
 
-``backend``: ``"torch"``, ``"onnx"`` or ``"auto"`` (the default; ``AGENTTRACE_EMBEDDING_BACKEND``
-overrides it): ``auto`` takes ONNX when ``onnxruntime`` and ``optimum`` are importable, else torch.
+``backend``: ``"torch"`` (the default; ``AGENTTRACE_EMBEDDING_BACKEND`` overrides it), ``"onnx"``
+or ``"auto"``: ``auto`` takes ONNX when ``onnxruntime`` and ``optimum`` are importable, else torch.
 The ONNX graph is exported once from the local model and kept under the user cache
 (``AGENTTRACE_CACHE_DIR``, else ``$XDG_CACHE_HOME/agenttrace`` or ``~/.cache/agenttrace``), so a
 second start loads it without exporting. Any failure on the ONNX path falls back to torch with a
@@ -36,7 +37,7 @@ def onnx_dir(model_name: str) -> Path:
 
 
 def resolve(backend: Optional[str]) -> str:
-    chosen = (backend or os.environ.get(ENV) or "auto").strip().lower()
+    chosen = (backend or os.environ.get(ENV) or "torch").strip().lower()
     if chosen not in BACKENDS:
         raise ValueError(f"embedding backend {chosen!r}: expected one of {', '.join(BACKENDS)}")
     return chosen
