@@ -159,9 +159,12 @@ def test_prometheus_returns_the_genai_histograms_and_the_dashboard_queries(scrap
     # the first scrape sees the series; traffic after it makes every rate() positive
     assert prometheus.wait_for('gen_ai_client_token_usage_count{gen_ai_request_model="claude-sonnet-4"}', count=2)
     genai_traffic.run(telemetry.callback_handler)
-    by_model = prometheus.wait_for(
-        'sum by (gen_ai_request_model, gen_ai_operation_name, gen_ai_token_type) (gen_ai_client_token_usage_count) >= 6',
-        count=4)
+    # both runs scraped: 12 gpt-4o calls with token usage (6 per traffic run), 2 claude ones
+    assert prometheus.wait_for('gen_ai_client_token_usage_count{gen_ai_request_model="gpt-4o"} >= 12', count=2)
+    by_model = prometheus.query(
+        'sum by (gen_ai_request_model, gen_ai_operation_name, gen_ai_token_type) (gen_ai_client_token_usage_count)')
+    assert {(r["metric"]["gen_ai_request_model"], r["metric"]["gen_ai_token_type"]): float(r["value"][1])
+            for r in by_model} == {("gpt-4o", "input"): 12, ("gpt-4o", "output"): 12, (CLAUDE, "input"): 2, (CLAUDE, "output"): 2}
     assert {(r["metric"]["gen_ai_request_model"], r["metric"]["gen_ai_operation_name"], r["metric"]["gen_ai_token_type"])
             for r in by_model} == {(m, "chat", t) for m in ("gpt-4o", CLAUDE) for t in ("input", "output")}
     buckets = prometheus.query('gen_ai_client_operation_duration_seconds_bucket{gen_ai_request_model="gpt-4o"}')
