@@ -5,12 +5,19 @@
 ``gen_ai.token.type``) with the conventions' attributes and advised bucket boundaries; other spans
 feed the ``agenttrace.*`` counters (retries, exhausted retries, review flags); dropped spans are an
 observable counter read from the export pipeline's :class:`~agenttrace.export.DropCounter` at
-collection time. ``on_end`` is a few dict lookups and histogram ``record`` calls (no I/O, no lock
-of ours): export happens on the metric readers' own threads or at scrape time.
+collection time.
+
+Off the hot path: on the agent's thread ``on_end`` only appends the finished span to a bounded
+deque (recording a histogram point with its attributes costs tens of µs in the SDK); a background
+thread records every ``tick`` seconds, and :meth:`GenAIMetrics.drain` (called by flush and shutdown)
+records what is queued at once. Export happens on the metric readers' own threads or at scrape time.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections import deque
 from typing import Any, Iterable, Optional
 
 from opentelemetry.metrics import CallbackOptions, Observation
@@ -31,6 +38,7 @@ MODEL_OPERATIONS = frozenset({sc.OP_CHAT, sc.OP_TEXT_COMPLETION, sc.OP_EMBEDDING
 SERVER_ADDRESS = _server.SERVER_ADDRESS
 SERVER_PORT = _server.SERVER_PORT
 _COPIED = (sc.OPERATION, sc.PROVIDER, sc.REQUEST_MODEL, sc.RESPONSE_MODEL, SERVER_ADDRESS, SERVER_PORT)
+logger = logging.getLogger("agenttrace")
 _INPUT = {sc.TOKEN_TYPE: sc.TOKEN_TYPE_INPUT}
 _OUTPUT = {sc.TOKEN_TYPE: sc.TOKEN_TYPE_OUTPUT}
 
@@ -43,7 +51,8 @@ def _attributes(span: Any) -> Any:
 class GenAIMetrics(SpanProcessor):
     """Records the GenAI client metrics and the agenttrace counters through ``meter_provider``."""
 
-    def __init__(self, meter_provider: Any, drops: Any = None):
+    def __init__(self, meter_provider: Any, drops: Any = None, *, tick: float = 0.2, max_queue: int = 100_000,
+                 start: bool = True):
         meter = meter_provider.get_meter("agenttrace", __version__)
         self.token_usage = meter.create_histogram(
             TOKEN_USAGE, unit="{token}", description="Number of input and output tokens used.",
@@ -61,6 +70,16 @@ class GenAIMetrics(SpanProcessor):
             sc.METRIC_REVIEW_FLAGS, unit="{span}", description="Steps flagged for human review by a metric profile.")
         self._drops = drops
         self.enabled = True
+        self.dropped = 0  # spans not recorded: the queue was full
+        self._queue: deque = deque()
+        self._max_queue = int(max_queue)
+        self._tick = float(tick)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+        if start:
+            self._thread = threading.Thread(target=self._run, name="agenttrace-genai-metrics", daemon=True)
+            self._thread.start()
         if drops is not None:
             meter.create_observable_counter(
                 sc.METRIC_SPANS_DROPPED, callbacks=[self._observe_drops], unit="{span}",
@@ -75,10 +94,24 @@ class GenAIMetrics(SpanProcessor):
     def on_end(self, span: Any) -> None:
         if not self.enabled:
             return
-        try:
-            self._record(span)
-        except Exception:  # noqa: BLE001 - metrics never reach into the agent
-            pass
+        if len(self._queue) < self._max_queue:
+            self._queue.append(span)
+        else:
+            self.dropped += 1
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._tick):
+            self.drain()
+
+    def drain(self) -> None:
+        """Record every queued span now (the background thread, flush and shutdown call this)."""
+        with self._lock:
+            while self._queue:
+                span = self._queue.popleft()
+                try:
+                    self._record(span)
+                except Exception:  # noqa: BLE001 - one odd span is skipped; metrics never reach the agent
+                    logger.debug("agenttrace: GenAI metrics skipped a span", exc_info=True)
 
     def _record(self, span: Any) -> None:
         attrs = _attributes(span)
@@ -114,4 +147,11 @@ class GenAIMetrics(SpanProcessor):
         return {k: labels[k] for k in (sc.OPERATION, sc.PROVIDER, sc.REQUEST_MODEL) if k in labels}
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
+        self.drain()
         return True
+
+    def shutdown(self) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=2.0)
+        self.drain()

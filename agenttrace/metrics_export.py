@@ -44,11 +44,14 @@ class MetricsPipeline:
     recorder: Any = None  # the GenAIMetrics span processor recording into meter_provider
 
     def force_flush(self, timeout_millis: int = 10000) -> bool:
+        if self.recorder is not None:  # the spans queued for recording first
+            self.recorder.drain()
         return bool(self.meter_provider.force_flush(timeout_millis)) if self.owns_provider else True
 
     def shutdown(self, timeout_millis: int = 3000) -> None:
         if self.recorder is not None:  # spans ending later (an application's own provider) record nothing
             self.recorder.enabled = False
+            self.recorder.shutdown()
         if self.prometheus_server is not None:
             self.prometheus_server.shutdown()
             self.prometheus_server.server_close()

@@ -135,6 +135,7 @@ def test_a_global_meter_provider_is_used():
         "t = agenttrace.configure(span_exporter=InMemorySpanExporter(), metrics='otlp', handle_sigterm=False)\n"
         "assert t.meter.meter_provider is metrics.get_meter_provider() and not t.meter.owns_provider\n"
         "ScriptedChatModel(model='m1').invoke('hi', config={'callbacks': [t.callback_handler]})\n"
+        "assert t.flush(5)\n"
         "names = [m.name for rm in reader.get_metrics_data().resource_metrics for sm in rm.scope_metrics for m in sm.metrics]\n"
         "print(sorted(names))\n")
     assert result.returncode == 0, result.stderr
