@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import deque
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable
 
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk.trace import SpanProcessor
@@ -28,24 +27,20 @@ from opentelemetry.trace import StatusCode
 
 from . import semconv as sc
 from ._version import __version__
+from .retry_monitor import MODEL_OPERATIONS, _attributes
+from .span_queue import SpanQueue
 
 TOKEN_USAGE = _gm.GEN_AI_CLIENT_TOKEN_USAGE
 OPERATION_DURATION = _gm.GEN_AI_CLIENT_OPERATION_DURATION
 # the conventions' ExplicitBucketBoundaries advice (gen-ai-metrics.md); the package carries no buckets
 TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864)
 DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
-MODEL_OPERATIONS = frozenset({sc.OP_CHAT, sc.OP_TEXT_COMPLETION, sc.OP_EMBEDDINGS, "generate_content"})
 SERVER_ADDRESS = _server.SERVER_ADDRESS
 SERVER_PORT = _server.SERVER_PORT
 _COPIED = (sc.OPERATION, sc.PROVIDER, sc.REQUEST_MODEL, sc.RESPONSE_MODEL, SERVER_ADDRESS, SERVER_PORT)
 logger = logging.getLogger("agenttrace")
 _INPUT = {sc.TOKEN_TYPE: sc.TOKEN_TYPE_INPUT}
 _OUTPUT = {sc.TOKEN_TYPE: sc.TOKEN_TYPE_OUTPUT}
-
-
-def _attributes(span: Any) -> Any:
-    plain = getattr(getattr(span, "_attributes", None), "_dict", None)  # the SDK's dict: faster than the proxy
-    return plain if isinstance(plain, dict) else (span.attributes or {})
 
 
 class GenAIMetrics(SpanProcessor):
@@ -70,16 +65,8 @@ class GenAIMetrics(SpanProcessor):
             sc.METRIC_REVIEW_FLAGS, unit="{span}", description="Steps flagged for human review by a metric profile.")
         self._drops = drops
         self.enabled = True
-        self.dropped = 0  # spans not recorded: the queue was full
-        self._queue: deque = deque()
-        self._max_queue = int(max_queue)
-        self._tick = float(tick)
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: Optional[threading.Thread] = None
-        if start:
-            self._thread = threading.Thread(target=self._run, name="agenttrace-genai-metrics", daemon=True)
-            self._thread.start()
+        self._queue = SpanQueue(self.drain, "agenttrace-genai-metrics", tick, max_queue, start)
         if drops is not None:
             meter.create_observable_counter(
                 sc.METRIC_SPANS_DROPPED, callbacks=[self._observe_drops], unit="{span}",
@@ -91,30 +78,28 @@ class GenAIMetrics(SpanProcessor):
                 Observation(drops.export_failed, {sc.DROP_REASON: "export_failed"}),
                 Observation(drops.abandoned, {sc.DROP_REASON: "abandoned"})]
 
-    def on_end(self, span: Any) -> None:
-        if not self.enabled:
-            return
-        if len(self._queue) < self._max_queue:
-            self._queue.append(span)
-        else:
-            self.dropped += 1
+    @property
+    def dropped(self) -> int:
+        """Spans not recorded: the queue was full."""
+        return self._queue.dropped
 
-    def _run(self) -> None:
-        while not self._stop.wait(self._tick):
-            self.drain()
+    def on_end(self, span: Any) -> None:
+        if self.enabled:
+            self._queue.offer(span)
 
     def drain(self) -> None:
         """Record every queued span now (the background thread, flush and shutdown call this)."""
+        spans = self._queue.spans
         with self._lock:
-            while self._queue:
-                span = self._queue.popleft()
+            while spans:
+                span = spans.popleft()
                 try:
                     self._record(span)
                 except Exception:  # noqa: BLE001 - one odd span is skipped; metrics never reach the agent
                     logger.debug("agenttrace: GenAI metrics skipped a span", exc_info=True)
 
     def _record(self, span: Any) -> None:
-        attrs = _attributes(span)
+        attrs = _attributes(span) or {}
         operation = attrs.get(sc.OPERATION)
         attempt = attrs.get(sc.RETRY_ATTEMPT)
         labels: Optional[dict] = None
@@ -151,7 +136,5 @@ class GenAIMetrics(SpanProcessor):
         return True
 
     def shutdown(self) -> None:
-        self._stop.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=2.0)
+        self._queue.stop()
         self.drain()
