@@ -128,7 +128,7 @@ def _env_port(problems: list) -> int:
     return 9464
 
 
-def _prometheus(options: dict, problems: list):
+def _prometheus(options: dict, problems: list, from_env: bool):
     try:
         from opentelemetry.exporter.prometheus import PrometheusMetricReader
         from prometheus_client import start_http_server
@@ -138,9 +138,15 @@ def _prometheus(options: dict, problems: list):
     host = options.get("host") or os.environ.get("OTEL_EXPORTER_PROMETHEUS_HOST", "").strip() or "localhost"
     port = options.get("port")
     port = _env_port(problems) if port is None else int(port)
-    reader = PrometheusMetricReader()
-    server, _thread = start_http_server(port, addr=host)
-    return reader, server, (host, server.server_port)
+    try:
+        server, _thread = start_http_server(port, addr=host)
+    except OSError as err:
+        message = f"cannot serve the Prometheus endpoint on {host}:{port} ({err.strerror or err})"
+        if not from_env:
+            raise RuntimeError(f"agenttrace: metrics='prometheus': {message}") from None
+        problems.append(EnvProblem("OTEL_METRICS_EXPORTER", "prometheus", message, "no Prometheus endpoint"))
+        return None, None, None
+    return PrometheusMetricReader(), server, (host, server.server_port)
 
 
 def open_metrics(setting: Any, resource: Any, problems: list) -> Optional[MetricsPipeline]:
@@ -166,8 +172,9 @@ def open_metrics(setting: Any, resource: Any, problems: list) -> Optional[Metric
 
             readers.append(PeriodicExportingMetricReader(ConsoleMetricExporter()))
         if "prometheus" in chosen:
-            reader, server, address = _prometheus(chosen["prometheus"], problems)
-            readers.append(reader)
+            reader, server, address = _prometheus(chosen["prometheus"], problems, setting is None)
+            if reader is not None:
+                readers.append(reader)
         provider = MeterProvider(metric_readers=readers, resource=resource, shutdown_on_exit=False)
     except BaseException:
         for reader in readers:

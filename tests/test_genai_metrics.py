@@ -142,6 +142,36 @@ def test_a_global_meter_provider_is_used():
     assert "gen_ai.client.operation.duration" in result.stdout and "gen_ai.client.token.usage" in result.stdout
 
 
+def test_prometheus_port_from_the_environment_and_a_busy_port(provider, monkeypatch):
+    import socket
+    import urllib.request
+
+    from prometheus_server import free_port
+
+    port = free_port()
+    monkeypatch.setenv("OTEL_METRICS_EXPORTER", "prometheus")
+    monkeypatch.setenv("OTEL_EXPORTER_PROMETHEUS_HOST", "127.0.0.1")
+    monkeypatch.setenv("OTEL_EXPORTER_PROMETHEUS_PORT", str(port))
+    telemetry = _configure(provider, None)
+    try:
+        assert telemetry.meter.prometheus_address == ("127.0.0.1", port)
+        genai_traffic.run(telemetry.callback_handler, runs=1)
+        assert telemetry.flush(5)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+            text = answer.read().decode()
+        assert 'gen_ai_client_token_usage_bucket{' in text and "gen_ai_client_operation_duration_seconds_count{" in text
+        # the port is taken now: asked for in code it is an error, from the environment a warning
+        with pytest.raises(RuntimeError, match=f"cannot serve the Prometheus endpoint on 127.0.0.1:{port}"):
+            _configure(provider, {"prometheus": {"host": "127.0.0.1", "port": port}})
+        from_env = _configure(provider, None)
+        assert from_env.meter.prometheus_address is None
+        from_env.shutdown(2)
+    finally:
+        telemetry.shutdown(5)
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0  # shutdown() closed the endpoint
+
+
 @pytest.fixture
 def scraped(provider):
     if binary() is None:
