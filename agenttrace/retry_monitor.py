@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from typing import Any, Callable, Mapping, Optional, Union
 
 from opentelemetry.sdk.trace import SpanProcessor
@@ -27,6 +27,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from . import semconv as sc
 from .retry_detect import HERD, STORM, Attempt, Episode, Exhausted, StormDetector, Thresholds
+from .span_queue import SpanQueue
 
 logger = logging.getLogger("agenttrace")
 
@@ -51,20 +52,17 @@ class RetryMonitor(SpanProcessor):
                  max_queue: int = 100_000, clock: Optional[Callable[[], int]] = None, start: bool = True):
         self.detector = StormDetector(thresholds)
         self.thresholds = self.detector.thresholds
-        self._tick = float(tick)
         self._clock = clock or time.time_ns
         self._event_clock = clock or (lambda: None)  # events: the spans' clock (None: the SDK's own)
-        self._queue: deque = deque()
-        self._max_queue = int(max_queue)
-        self.dropped = 0  # spans not looked at: the queue was full
         self._wrappers: "OrderedDict[int, tuple]" = OrderedDict()  # retry wrapper span id -> (provider, model)
         self._marks: dict = {}  # (provider, model) -> event attributes, while a storm/herd is under way
         self._lock = threading.Lock()  # the detector: the background thread, flush() and readers
-        self._stop = threading.Event()
-        self._thread: Optional[threading.Thread] = None
-        if start:
-            self._thread = threading.Thread(target=self._run, name="agenttrace-retry-monitor", daemon=True)
-            self._thread.start()
+        self._queue = SpanQueue(self.process, "agenttrace-retry-monitor", tick, max_queue, start)
+
+    @property
+    def dropped(self) -> int:
+        """Spans not looked at: the queue was full."""
+        return self._queue.dropped
 
     # ------------------------------------------------------------------ the agent's thread
 
@@ -82,19 +80,9 @@ class RetryMonitor(SpanProcessor):
         # model calls are CLIENT spans; an exhausted retry wrapper is an error: nothing else matters here
         if span.kind is not SpanKind.CLIENT and span.status.status_code is not StatusCode.ERROR:
             return
-        if len(self._queue) < self._max_queue:
-            self._queue.append(span)
-        else:
-            self.dropped += 1
+        self._queue.offer(span)
 
     # ------------------------------------------------------------------ the background thread
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._tick):
-            try:
-                self.process()
-            except Exception:  # noqa: BLE001 - the monitor must never take anything down
-                logger.warning("agenttrace: retry monitor error (detection continues)", exc_info=True)
 
     def _record(self, span: Any) -> None:
         attrs = _attributes(span)
@@ -123,8 +111,9 @@ class RetryMonitor(SpanProcessor):
     def process(self, now_ns: Optional[int] = None) -> list:
         """Look at the queued spans and decide; returns the onsets/recoveries (the thread calls this)."""
         with self._lock:
-            while self._queue:
-                span = self._queue.popleft()
+            spans = self._queue.spans
+            while spans:
+                span = spans.popleft()
                 try:
                     self._record(span)
                 except Exception:  # noqa: BLE001 - one odd span is skipped
@@ -195,7 +184,5 @@ class RetryMonitor(SpanProcessor):
         return True
 
     def shutdown(self) -> None:
-        self._stop.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=2.0)
+        self._queue.stop()
         self.process()

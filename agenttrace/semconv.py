@@ -58,6 +58,9 @@ EXCEPTION_TYPE = _exc.EXCEPTION_TYPE
 EXCEPTION_MESSAGE = _exc.EXCEPTION_MESSAGE
 EXCEPTION_STACKTRACE = _exc.EXCEPTION_STACKTRACE
 OUTPUT_TYPE = _g.GEN_AI_OUTPUT_TYPE
+TOKEN_TYPE = _g.GEN_AI_TOKEN_TYPE
+TOKEN_TYPE_INPUT = _g.GenAiTokenTypeValues.INPUT.value
+TOKEN_TYPE_OUTPUT = _g.GenAiTokenTypeValues.OUTPUT.value
 OUTPUT_TYPE_JSON = _g.GenAiOutputTypeValues.JSON.value
 
 OP_CHAT = _g.GenAiOperationNameValues.CHAT.value
@@ -201,3 +204,10 @@ METRIC_SAMPLED = "agenttrace.metric.sampled"
 METRIC_SKIPPED = "agenttrace.metric.skipped"
 REVIEW_REQUIRED = "agenttrace.review.required"
 REVIEW_REASON = "agenttrace.review.reason"
+
+# --- OTel metrics (agenttrace.genai_metrics; documented in docs/metrics-prometheus.md and docs/attributes.md) ---
+METRIC_RETRIES = "agenttrace.retries"
+METRIC_RETRIES_EXHAUSTED = "agenttrace.retries.exhausted"
+METRIC_REVIEW_FLAGS = "agenttrace.review.flags"
+METRIC_SPANS_DROPPED = "agenttrace.spans.dropped"
+DROP_REASON = "agenttrace.drop.reason"

@@ -99,6 +99,9 @@ def flush_pipeline(t: Any, timeout: float) -> FlushResult:
     scores_pending = sum(sink.flush(deadline) for sink in t.score_sinks)
     if t.dead_letter is not None:
         others_ok = t.dead_letter.flush(_left(deadline)) and others_ok
+    if t.meter is not None:  # the GenAI metrics' OTLP export (a Prometheus endpoint is scraped, not pushed)
+        finished, value = run_within(deadline, t.meter.force_flush, int(_left(deadline) * 1000))
+        others_ok = others_ok and finished and value is not False
     ok = others_ok and not (metrics_pending or profiles_pending or pending or failed or scores_pending)
     return FlushResult(ok, pending, failed, metrics_pending, profiles_pending, t.dropped_spans,
                        time.monotonic() - start, scores_pending, t.dropped_scores)
@@ -126,6 +129,8 @@ def shutdown_pipeline(t: Any, timeout: float) -> None:
         sink.shutdown_by(deadline)
     if t.dead_letter is not None:  # entries still queued at the deadline are counted and logged
         t.dead_letter.close(_left(deadline))
+    if t.meter is not None:  # spans are ended: export the last metric points, close the scrape endpoint
+        run_within(deadline, t.meter.shutdown, int(_left(deadline) * 1000))
     if t.owns_provider:  # processors the application added to agenttrace's provider; ours return at once
         run_within(deadline, t.tracer_provider.shutdown)
 

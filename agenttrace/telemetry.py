@@ -59,6 +59,7 @@ class Telemetry:
     score_sinks: tuple = ()  # integrations writing the scores beside the spans (Phoenix annotations)
     retry_monitor: Optional[Any] = None  # the RetryMonitor detecting retry storms / herds (snapshot(), storms())
     dead_letter: Optional[Any] = None  # the DeadLetterQueue (written / dropped / store_errors), when on
+    meter: Optional[Any] = None  # the MetricsPipeline of the GenAI metrics (meter_provider, prometheus_address)
 
     @property
     def dropped_spans(self) -> int:
@@ -228,6 +229,8 @@ def configure(
     retry_monitor: Union[bool, Mapping[str, Any]] = True,
     # runs that exhausted their retries, kept for replay
     dead_letter: Any = None,
+    # OTel GenAI metrics (gen_ai.client.*) and agenttrace counters
+    metrics: Any = None,
 ) -> Telemetry:
     """Set up tracing for LangChain/LangGraph agents and return a :class:`Telemetry`.
 
@@ -289,6 +292,10 @@ def configure(
             ``.agenttrace/dead-letter.sqlite``), a SQLite path, a ``postgresql://`` URL, or an
             :class:`agenttrace.DeadLetter` with a predicate. Written off the agent's thread; see
             docs/dead-letter.md.
+        metrics: the GenAI client metrics (token usage, operation duration) and agenttrace counters
+            through an OTel MeterProvider: ``"otlp"``, ``"prometheus"``, ``"console"``, a list or a dict
+            of options of those, True (= ``"otlp"``), an SDK MeterProvider, or False. Default None:
+            ``OTEL_METRICS_EXPORTER`` (unset: off). See docs/metrics-prometheus.md.
     """
     problems: list = []
     _check("content_format", content_format, content_format is None or content_format in CONTENT_FORMATS)
@@ -336,6 +343,16 @@ def configure(
     profiler = _profiler(profile_store, segment_keys, profile_window, profile_sync_interval, problems)
     if profiler is not None:
         provider.add_span_processor(profiler)
+    from .metrics_export import install_global, open_metrics
+
+    meter = open_metrics(metrics, provider.resource if hasattr(provider, "resource") else None, problems)
+    if meter is not None:
+        from .genai_metrics import GenAIMetrics
+
+        meter.recorder = GenAIMetrics(meter.meter_provider, drops)
+        provider.add_span_processor(meter.recorder)
+        if set_global:
+            install_global(meter)
     warn_once(problems)
 
     if owns and set_global:
@@ -344,9 +361,9 @@ def configure(
 
     handler_options = {"redact": redact, "max_content_length": max_content_length, "run_ttl": run_ttl,
                        "max_open_runs": max_open_runs, "content_format": content_format}
-    metrics = _metrics_engine(profiles, scorer, theme_json, metrics_queue_size, embedding_model)
+    engine = _metrics_engine(profiles, scorer, theme_json, metrics_queue_size, embedding_model)
     sinks = tuple(open_sinks(SinkTarget(annotate_scores, resolved_endpoint, resolved_protocol, export_headers, project,
-                                        resolved_timeout or 5.0, metrics is not None)))
+                                        resolved_timeout or 5.0, engine is not None)))
     for sink in sinks:
         provider.add_span_processor(sink)
     from .dead_letter import open_queue
@@ -355,14 +372,14 @@ def configure(
     handler = CallbackHandler(
         provider,
         capture_content=capture_content,
-        metrics=metrics,
+        metrics=engine,
         clock=clock,
         dead_letter=dlq,
         **{k: v for k, v in handler_options.items() if v is not None},
     )
-    created = owns or processor is not None or profiler is not None or bool(sinks) or dlq is not None
+    created = owns or processor is not None or profiler is not None or bool(sinks) or dlq is not None or meter is not None
     sigterm = bool(handle_sigterm) and created and _exit.install_sigterm()
     telemetry = Telemetry(handler, provider, project, resolved_endpoint, resolved_protocol, processor, owns, drops,
-                          profiler, float(exit_timeout), sigterm, resolved_timeout, sinks, monitor, dlq)
+                          profiler, float(exit_timeout), sigterm, resolved_timeout, sinks, monitor, dlq, meter)
     _exit.register(telemetry)
     return telemetry

@@ -1,4 +1,5 @@
-"""Per-run tracing overhead of a LangGraph tool-calling agent: untraced vs agenttrace vs OpenInference.
+"""Per-run tracing overhead of a LangGraph tool-calling agent: untraced vs agenttrace (GenAI metrics
+off and on) vs OpenInference.
 
 Run on demand (this is not a test)::
 
@@ -11,6 +12,9 @@ timed runs, alternating with the other modes every ``--slice`` runs, and the mod
 round, so that bursts of noise on a shared machine hit every mode alike. Both tracers export through the same
 kind of pipeline (a BatchSpanProcessor into an InMemorySpanExporter, same queue size and schedule
 delay), each on its own fresh SDK TracerProvider; neither is active while the other is measured.
+"agenttrace + metrics" is the same agenttrace pipeline with ``configure(metrics=...)`` recording the
+GenAI client metrics and agenttrace counters into an SDK MeterProvider (an in-memory reader, collected
+once per block like a scrape: recording is the cost on the agent's thread whatever the exporter).
 """
 
 from __future__ import annotations
@@ -164,7 +168,18 @@ def make_modes(capture_content: bool) -> tuple[list[Mode], Any, Any]:
 
     oi = Mode("openinference", "OpenInference (instrumentor)", enter=oi_enter, leave=oi_leave,
               flush=lambda: oi_provider.force_flush(30_000), exporter=oi_exporter)
-    return [untraced, at, oi], telemetry, LangChainInstrumentor
+
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    reader = InMemoryMetricReader()
+    atm_exporter = InMemorySpanExporter()
+    atm = agenttrace.configure(project="bench", span_exporter=atm_exporter, tracer_provider=TracerProvider(),
+                               set_global=False, capture_content=capture_content, max_queue_size=QUEUE_SIZE,
+                               schedule_delay_millis=SCHEDULE_DELAY_MS, metrics=MeterProvider(metric_readers=[reader]))
+    with_metrics = Mode("agenttrace+metrics", "agenttrace + GenAI metrics", config={"callbacks": [atm.callback_handler]},
+                        flush=lambda: atm.flush(30.0) and reader.collect() is None, exporter=atm_exporter)
+    return [untraced, at, oi, with_metrics], telemetry, LangChainInstrumentor
 
 
 def run_block(mode: Mode, graph: Any, runs: int, count: bool, all_modes: list[Mode]) -> list[int]:
@@ -224,7 +239,7 @@ def ms(ns: float) -> str:
 
 
 def report(modes: list[Mode], args: argparse.Namespace, telemetry: Any, elapsed: float) -> None:
-    untraced, at, oi = modes
+    untraced, at, oi = modes[:3]
     med = {m.name: statistics.median(m.times_ns) for m in modes}
     added = {m.name: med[m.name] - med["untraced"] for m in modes}
 
@@ -290,6 +305,10 @@ def report(modes: list[Mode], args: argparse.Namespace, telemetry: Any, elapsed:
               f"attributes of OpenInference; added time per span: agenttrace "
               f"{added['agenttrace'] / 1e3 / (at.spans / at.runs):.1f} us, OpenInference "
               f"{added['openinference'] / 1e3 / (oi.spans / oi.runs):.1f} us")
+    if len(modes) > 3:
+        print(f"GenAI metrics: added ms/run with metrics off {added['agenttrace'] / 1e6:+.3f}, on "
+              f"{added['agenttrace+metrics'] / 1e6:+.3f}; metrics cost {(med['agenttrace+metrics'] - med['agenttrace']) / 1e3:+.1f} us/run "
+              f"({(med['agenttrace+metrics'] - med['agenttrace']) / 1e3 / 3:+.1f} us per model call, 3 per run)")
     handler = telemetry.callback_handler
     print(f"agenttrace dropped spans: {telemetry.dropped_spans}, internal errors: {handler.internal_errors}")
 

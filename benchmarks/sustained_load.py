@@ -29,13 +29,11 @@ to docs/images/sustained_load.png. The agents, Phoenix and PostgreSQL share the 
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import multiprocessing as mp
 import os
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -84,15 +82,6 @@ class RssPeak:
         self._stop.set()
 
 
-def pg_driver(venv: Path) -> str:
-    """A directory with asyncpg for the Phoenix server's Python (installed once, outside its venv)."""
-    target = REPO / ".agenttrace" / "phoenix" / "pg-driver"
-    if not (target / "asyncpg").exists():
-        subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--target", str(target), "asyncpg"],
-                       check=True)
-    return str(target)
-
-
 class Backend:
     """A local Phoenix on SQLite or on a throwaway PostgreSQL cluster; counts its stored spans."""
 
@@ -107,11 +96,7 @@ class Backend:
             if kind == "postgresql":
                 self.pg = PostgresServer().start()
                 self.url = self.pg.create_database()
-                if "database" in inspect.signature(self.phoenix.start).parameters:  # phoenix start --database
-                    options["database"] = self.url
-                else:
-                    os.environ["PHOENIX_SQL_DATABASE_URL"] = self.url
-                    os.environ["PYTHONPATH"] = pg_driver(self.phoenix.venv_dir)
+                options["database"] = self.url  # agenttrace phoenix start --database (installs asyncpg in its venv)
             self.info = self.phoenix.start(port=free_port(), grpc_port=free_port(), log=lambda line: None, **options)
         finally:
             os.environ.clear()

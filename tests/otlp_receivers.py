@@ -198,3 +198,58 @@ class Gate:
             except OSError:
                 pass
         self._conns = []
+
+
+class MetricsReceiver:
+    """OTLP metrics receiver on loopback, over HTTP (protobuf) and gRPC at once; ``requests`` holds
+    every ExportMetricsServiceRequest, ``headers`` the HTTP requests' headers."""
+
+    def __init__(self):
+        from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
+
+        self.requests: list = []
+        self.headers: list[dict] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver.headers.append({k.lower(): v for k, v in self.headers.items()})
+                receiver.requests.append(metrics_service_pb2.ExportMetricsServiceRequest.FromString(body))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.end_headers()
+                self.wfile.write(metrics_service_pb2.ExportMetricsServiceResponse().SerializeToString())
+
+            def log_message(self, *args):
+                pass
+
+        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.http.daemon_threads = True
+        self.http_endpoint = f"http://127.0.0.1:{self.http.server_address[1]}/v1/metrics"
+        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+
+        class Service(metrics_service_pb2_grpc.MetricsServiceServicer):
+            def Export(self, request, context):  # noqa: N802 - gRPC method name
+                receiver.requests.append(request)
+                return metrics_service_pb2.ExportMetricsServiceResponse()
+
+        self.grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+        metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(Service(), self.grpc)
+        self.grpc_endpoint = f"http://127.0.0.1:{self.grpc.add_insecure_port('127.0.0.1:0')}"
+        self.grpc.start()
+
+    def metrics(self) -> dict:
+        """metric name → list of (the metric, its scope name) over every request received."""
+        found: dict = {}
+        for request in self.requests:
+            for rm in request.resource_metrics:
+                for sm in rm.scope_metrics:
+                    for metric in sm.metrics:
+                        found.setdefault(metric.name, []).append(metric)
+        return found
+
+    def close(self):
+        self.http.shutdown()
+        self.http.server_close()
+        self.grpc.stop(0).wait()
