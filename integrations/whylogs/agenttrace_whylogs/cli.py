@@ -23,7 +23,8 @@ from typing import Any, Optional
 import click
 
 from .cli_common import (DEFAULT_STORE, MAX_DAYS, SEVERITY_RANK, STORE_ENV, BadInput, Finite, OneLineCommand, fail,
-                         has_profiles, open_phoenix, open_store, parse_range, parse_time, phoenix_url, warn)
+                         has_profiles, open_phoenix, open_store, parse_range, parse_time, phoenix_url, rule_options,
+                         warn)
 
 
 def phoenix_window(times: list[Optional[datetime]], days: list[float]) -> timedelta:
@@ -98,19 +99,7 @@ def exit_status(findings: list[Any], fail_on: str) -> int:
               help="Explicit baseline window (ISO dates or date-times), instead of --baseline-days.")
 @click.option("--current", "current_text", metavar="START..END",
               help="Explicit current window (ISO dates or date-times), instead of --current-days and --end.")
-@click.option("--segment-key", "segment_keys", multiple=True, metavar="KEY",
-              help="Segment key to compare per value, e.g. segment, agent, prompt_template, client_category, "
-                   "request_model, metadata.<key> (repeatable; default: every key in the store).")
-@click.option("--score-shift", type=Finite(min=0), metavar="SD", default=0.15, show_default=True,
-              help="Mean-shift threshold of evaluation scores, in standard deviations of the baseline.")
-@click.option("--refusal-abs", type=Finite(0, 1), metavar="RATE", default=0.005, show_default=True,
-              help="Alert when the current refusal rate is above this absolute rate (0.005 = 0.5%).")
-@click.option("--refusal-audit", type=Finite(min=0), metavar="REL", default=0.20, show_default=True,
-              help="Relative refusal-rate increase over the baseline that says 'audit the prompt' (0.2 = +20%).")
-@click.option("--refusal-provider", type=Finite(min=0), metavar="REL", default=0.50, show_default=True,
-              help="Relative refusal-rate increase that says 'check the provider's model updates' (0.5 = +50%).")
-@click.option("--min-rows", type=click.IntRange(min=1), metavar="N", default=30, show_default=True,
-              help="Runs a segment needs in each window to be compared (fewer: skipped, with a note).")
+@rule_options
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True,
               help="What to print on stdout: the table (incidents, then findings, to the terminal's width or COLUMNS), "
                    "the JSON report or Markdown. With json or markdown, status lines go to stderr.")

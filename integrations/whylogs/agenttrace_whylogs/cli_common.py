@@ -153,3 +153,28 @@ def open_store(path: Path) -> Any:
                        "agenttrace.configure(profile_store=...) first, or pass --phoenix-project NAME to profile "
                        "a Phoenix project's spans")
     return store
+
+
+# the drift rules' thresholds, shared by the commands that run them (drift, watch)
+RULE_OPTIONS = (
+    click.option("--segment-key", "segment_keys", multiple=True, metavar="KEY",
+                 help="Segment key to compare per value, e.g. segment, agent, prompt_template, client_category, "
+                      "request_model, metadata.<key> (repeatable; default: every key in the store)."),
+    click.option("--score-shift", type=Finite(min=0), metavar="SD", default=0.15, show_default=True,
+                 help="Mean-shift threshold of evaluation scores, in standard deviations of the baseline."),
+    click.option("--refusal-abs", type=Finite(0, 1), metavar="RATE", default=0.005, show_default=True,
+                 help="Alert when the current refusal rate is above this absolute rate (0.005 = 0.5%)."),
+    click.option("--refusal-audit", type=Finite(min=0), metavar="REL", default=0.20, show_default=True,
+                 help="Relative refusal-rate increase over the baseline that says 'audit the prompt' (0.2 = +20%)."),
+    click.option("--refusal-provider", type=Finite(min=0), metavar="REL", default=0.50, show_default=True,
+                 help="Relative refusal-rate increase that says 'check the provider's model updates' (0.5 = +50%)."),
+    click.option("--min-rows", type=click.IntRange(min=1), metavar="N", default=30, show_default=True,
+                 help="Runs a segment needs in each window to be compared (fewer: skipped, with a note)."),
+)
+
+
+def rule_options(command: Any) -> Any:
+    """Decorate ``command`` with :data:`RULE_OPTIONS` (in that order in --help)."""
+    for option in reversed(RULE_OPTIONS):
+        command = option(command)
+    return command

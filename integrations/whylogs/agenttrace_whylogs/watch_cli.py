@@ -21,7 +21,8 @@ from typing import Any, Optional
 
 import click
 
-from .cli_common import DEFAULT_STORE, STORE_ENV, BadInput, Finite, OneLineCommand, fail, phoenix_url, warn
+from .cli_common import (DEFAULT_STORE, MAX_DAYS, STORE_ENV, BadInput, Finite, OneLineCommand, fail, phoenix_url,
+                         rule_options, warn)
 
 CONFIG_ENV = "AGENTTRACE_CONFIG"
 DEFAULT_CONFIG = Path("agenttrace.toml")
@@ -121,22 +122,11 @@ def apply_config(ctx: click.Context, section: dict, source: Path) -> dict:
 @click.option("--alert-store", metavar="PATH|URL", envvar=ALERT_STORE_ENV, show_envvar=True,
               help="Alert state, history and the outbox: a SQLite file, or a postgresql:// URL "
                    "(default: .agenttrace/alerts.sqlite).")
-@click.option("--segment-key", "segment_keys", multiple=True, metavar="KEY",
-              help="Segment key to compare per value (repeatable; default: every key in the store).")
-@click.option("--baseline-days", type=Finite(0, 36_500, min_open=True), metavar="DAYS", default=30, show_default=True,
+@click.option("--baseline-days", type=Finite(0, MAX_DAYS, min_open=True), metavar="DAYS", default=30, show_default=True,
               help="Baseline window of the drift rules (ends where the current window starts).")
-@click.option("--current-days", type=Finite(0, 36_500, min_open=True), metavar="DAYS", default=7, show_default=True,
+@click.option("--current-days", type=Finite(0, MAX_DAYS, min_open=True), metavar="DAYS", default=7, show_default=True,
               help="Current window of the drift rules (ends at the end of the latest profiled window).")
-@click.option("--score-shift", type=Finite(min=0), metavar="SD", default=0.15, show_default=True,
-              help="Mean-shift threshold of evaluation scores, in standard deviations of the baseline.")
-@click.option("--refusal-abs", type=Finite(0, 1), metavar="RATE", default=0.005, show_default=True,
-              help="Refusal rate above which the refusal rule looks at a rise (0.005 = 0.5%).")
-@click.option("--refusal-audit", type=Finite(min=0), metavar="REL", default=0.20, show_default=True,
-              help="Relative refusal-rate rise that says 'audit the prompt' (0.2 = +20%).")
-@click.option("--refusal-provider", type=Finite(min=0), metavar="REL", default=0.50, show_default=True,
-              help="Relative refusal-rate rise that says 'check the provider's model updates' (0.5 = +50%).")
-@click.option("--min-rows", type=click.IntRange(min=1), metavar="N", default=30, show_default=True,
-              help="Runs a segment needs in each window to be compared.")
+@rule_options
 @click.option("--annotate/--no-annotate", default=None,
               help="Write the findings of each new alert to Phoenix, so the notification's link shows the affected "
                    "runs (default: on with --phoenix-project).")
