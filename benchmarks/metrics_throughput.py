@@ -48,7 +48,7 @@ def main() -> None:
     unique = len({t for p in corpus for t in p})
     print(f"{len(corpus)} pairs, {unique} distinct texts")
 
-    from agenttrace_langkit import LangKitScorer, default_model
+    from agenttrace_langkit import LangKitScorer
 
     scorer = LangKitScorer(backend=args.backend.split(",")[0])  # templated mode: the first backend listed
     scorer.score([("warm", "up")], ["relevance", "refusal_similarity"])  # load the model outside the timing
@@ -62,15 +62,7 @@ def main() -> None:
     assert all("agenttrace.metric.hedging_score" in s.attributes for s in with_detectors)
     ours = [(s.attributes["agenttrace.metric.refusal_similarity"], s.attributes["agenttrace.metric.relevance"]) for s in spans]
 
-    from langkit import input_output, themes
-
-    themes.init(transformer_name=default_model())
-    input_output.init(transformer_name=default_model())
-    themes.group_similarity("warm", "refusal")
-    t0 = time.perf_counter()
-    ref = [(themes.group_similarity(r, "refusal"), input_output.prompt_response_similarity({"prompt": [p], "response": [r]})[0])
-           for p, r in corpus]
-    per_row_s = time.perf_counter() - t0
+    per_row_s, ref = langkit_per_row(corpus)
 
     import pandas as pd
     import whylogs as why
@@ -89,6 +81,21 @@ def main() -> None:
                        ("LangKit why.log + udf_schema", whylog_s)):
         print(f"{name:<48}{secs:>9.2f}{n / secs:>10.1f}{secs / ours_s:>14.1f}")
     print(f"max |score difference| vs LangKit: {diff:.2e}")
+
+
+def langkit_per_row(corpus: list) -> tuple[float, list]:
+    """Seconds and (refusal similarity, relevance) per pair through LangKit's own per-row functions."""
+    from langkit import input_output, themes
+
+    from agenttrace_langkit import default_model
+
+    themes.init(transformer_name=default_model())
+    input_output.init(transformer_name=default_model())
+    themes.group_similarity("warm", "refusal")
+    t0 = time.perf_counter()
+    ref = [(themes.group_similarity(r, "refusal"), input_output.prompt_response_similarity({"prompt": [p], "response": [r]})[0])
+           for p, r in corpus]
+    return time.perf_counter() - t0, ref
 
 
 def worker_seconds(scorer, corpus, metrics):
@@ -117,7 +124,7 @@ def worker_seconds(scorer, corpus, metrics):
 def distinct(n: int, backends: list[str], batch_sizes: list[int]) -> None:
     import torch
 
-    from agenttrace_langkit import LangKitScorer, default_model
+    from agenttrace_langkit import LangKitScorer
 
     corpus = distinct_pairs(n)
     assert len({t for p in corpus for t in p}) == 2 * n
@@ -132,15 +139,7 @@ def distinct(n: int, backends: list[str], batch_sizes: list[int]) -> None:
             runs.append((f"agenttrace worker ({scorer.backend}, batch {batch_size})", secs,
                          [(s.attributes["agenttrace.metric.refusal_similarity"], s.attributes["agenttrace.metric.relevance"])
                           for s in spans]))
-    from langkit import input_output, themes
-
-    themes.init(transformer_name=default_model())
-    input_output.init(transformer_name=default_model())
-    themes.group_similarity("warm", "refusal")
-    t0 = time.perf_counter()
-    ref = [(themes.group_similarity(r, "refusal"), input_output.prompt_response_similarity({"prompt": [p], "response": [r]})[0])
-           for p, r in corpus]
-    per_row_s = time.perf_counter() - t0
+    per_row_s, ref = langkit_per_row(corpus)
     print(f"{'path':<40}{'seconds':>9}{'pairs/s':>10}{'× LangKit':>11}{'max |diff|':>12}")
     for name, secs, got in runs:
         diff = max(max(abs(a[0] - b[0]), abs(a[1] - b[1])) for a, b in zip(got, ref))
