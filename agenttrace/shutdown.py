@@ -114,7 +114,9 @@ def shutdown_pipeline(t: Any, timeout: float) -> None:
     handler = t.callback_handler
     run_within(deadline, handler.runs.sweep, float("inf"))  # end what is still open, marked expired
     if handler.metrics is not None:  # drain: scores of finished steps are not lost
-        run_within(deadline, handler.metrics.shutdown, _left(deadline))
+        # the spans it ends (scored or not) still have to be exported: keep time for that
+        export_reserve = min(1.0, _left(deadline) / 4)
+        run_within(deadline, handler.metrics.shutdown, _left(deadline) - export_reserve)
     processor = t.processor
     ticket = processor.begin_shutdown() if hasattr(processor, "begin_shutdown") else None
     for sink in t.score_sinks:
