@@ -41,6 +41,11 @@ SEGMENTS = (
 #: ad channel → headline character limit
 CHANNELS = {"search": 30, "social": 60, "display": 45}
 
+#: real deadlines some offers carry (the brief's ``Urgency:`` line); the copy is to keep them
+URGENCY = ("last chance: ends tonight", "48 hours only", "expires at midnight", "only until Sunday")
+#: share of e-mail briefs whose offer has a deadline
+URGENT_SHARE = 0.4
+
 FIRST_NAMES = ("Alex", "Sam", "Priya", "Jonas", "Mei", "Lucas", "Amara", "Noor", "Elena", "Kofi")
 
 ANGLES = ("price", "quality", "adventure", "sustainability", "comfort")

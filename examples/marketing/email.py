@@ -1,6 +1,8 @@
 """E-mail personalisation: segment → subject_line → opening_copy.
 
-Each run writes the subject line and opening paragraph of one customer's campaign e-mail. Runs are
+Each run writes the subject line and opening paragraph of one customer's campaign e-mail. Some
+offers carry a real deadline (the brief's ``Urgency:`` line, e.g. "last chance: ends tonight"),
+which the copy is meant to keep. Runs are
 labelled through config metadata with the audience ``segment``, the ``prompt_template`` version
 under A/B test (``subject-v2`` / ``subject-v3``) and, from the caller, the ``model_endpoint``.
 """
@@ -15,7 +17,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.graph import END, START, StateGraph
 from typing_extensions import TypedDict
 
-from .catalog import FIRST_NAMES, PRODUCTS, SEGMENTS, segment
+from .catalog import FIRST_NAMES, PRODUCTS, SEGMENTS, URGENCY, URGENT_SHARE, segment
 from .jobs import Job, Outcome, Progress, invoke_each
 from .provider import Request, fill
 
@@ -36,13 +38,15 @@ class EmailState(TypedDict, total=False):
     audience: str
     tone: str
     offer: str
+    urgency: str  # the offer's deadline, "" when it has none
     subject: str
     opening: str
 
 
 def _brief(state: EmailState) -> str:
+    urgency = f"\nUrgency: {state['urgency']}" if state.get("urgency") else ""
     return (f"Customer: {state['customer']}\nProduct: {state['product']}\nBenefit: {state['benefit']}\n"
-            f"Audience: {state['audience']}\nTone: {state['tone']}\nOffer: {state['offer']}")
+            f"Audience: {state['audience']}\nTone: {state['tone']}\nOffer: {state['offer']}{urgency}")
 
 
 def build(llm: BaseChatModel):
@@ -70,15 +74,18 @@ def build(llm: BaseChatModel):
 
 
 def workload(count: int, seed: int = 0) -> list[Job]:
-    """``count`` customers across all segments, half on each subject-line template."""
+    """``count`` customers across all segments, half on each subject-line template; a share
+    (``URGENT_SHARE``) of the offers has a deadline."""
     rng = random.Random(f"{seed}|email")
+    deadlines = random.Random(f"{seed}|email|urgency")  # its own stream: the other draws stay as they were
     jobs = []
     for i in range(count):
         seg = SEGMENTS[i % len(SEGMENTS)]
         product = rng.choice(PRODUCTS)
         template = "subject-v3" if i % 2 else "subject-v2"
         inputs = {"customer": rng.choice(FIRST_NAMES), "segment_id": seg.id, "product": product.name,
-                  "benefit": product.benefit, "template": template}
+                  "benefit": product.benefit, "template": template,
+                  "urgency": deadlines.choice(URGENCY) if deadlines.random() < URGENT_SHARE else ""}
         jobs.append(Job(inputs, {"metadata": {"segment": seg.id, "prompt_template": template},
                                  "tags": ["email", f"segment:{seg.id}"]}))
     return jobs
@@ -104,11 +111,26 @@ OPENINGS = (
      "For {audience} it comes with {offer}, so have a look today."),
 )
 
+# with a deadline in the brief: the deadline up front (the new release's two-sentence copy keeps it)
+URGENT_SUBJECTS = (
+    "{Urgency} — {offer} on the {product}",
+    "{customer}, {urgency} for your {product}",
+)
+URGENT_OPENINGS = (
+    ("Hi {customer}, {urgency}: as one of our {audience}, you get {offer}.", "The {product} is made to {benefit}.",
+     "Pick yours before it is gone."),
+    ("{customer}, {urgency} on the {product}, with {offer} for {audience}.", "It is made to {benefit}.",
+     "Order today to get it."),
+)
+
 
 def writer(request: Request) -> list[str]:
-    """Subject lines and opening paragraphs filled with the prompt's product, audience and offer."""
+    """Subject lines and opening paragraphs filled with the prompt's product, audience, offer and
+    deadline (when the brief has one)."""
     values = {"customer": "there", **request.fields}
     values["Offer"] = values.get("offer", "a treat").capitalize()
+    urgent = bool(values.get("urgency"))
+    values["Urgency"] = values.get("urgency", "")[:1].upper() + values.get("urgency", "")[1:]
     if "subject line" in request.text:
-        return [fill(request.rng.choice(SUBJECTS), values)]
-    return [fill(s, values) for s in request.rng.choice(OPENINGS)]
+        return [fill(request.rng.choice(URGENT_SUBJECTS if urgent else SUBJECTS), values)]
+    return [fill(s, values) for s in request.rng.choice(URGENT_OPENINGS if urgent else OPENINGS)]

@@ -4,8 +4,10 @@ The demo's agents talk to a :class:`Provider` through :class:`ProviderChatModel`
 chat model. Like a hosted API, the provider resolves an alias (``gpt-4o-mini``) to a dated model
 version (``gpt-4o-mini-2024-07-18``) and reports that version, a system fingerprint and token usage
 in every response. :meth:`Provider.update_alias` moves every alias to a new release: the *same*
-requests are then answered by a version that refuses and hedges far more often and writes tighter
-copy, which is what refusal and drift monitoring should find. With more than ``max_concurrency``
+requests are then answered by a version that refuses and hedges far more often, writes tighter
+copy and softens a brief's deadline ("last chance: ends tonight" → "whenever you're ready"), which
+is what refusal and drift monitoring and a golden suite should find. :meth:`Provider.pin` fixes an
+alias to one dated version (a golden run's ``--model-override``). With more than ``max_concurrency``
 requests in flight, or its token bucket (``requests_per_second``, ``burst``) empty, the provider
 answers :class:`RateLimitError` (HTTP 429): a sequential agent stays under the limits, a concurrent
 batch does not. A request whose prompt contains one of ``flagged_phrases`` is rejected by the
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 import threading
 import time
 import uuid
@@ -59,6 +62,9 @@ HEDGE_CLOSINGS = (
     "Some details may change, so you may wish to verify them.",
 )
 
+#: what a version that softens urgency writes instead of the brief's deadline
+SOFTENERS = ("whenever you're ready", "no rush", "take your time", "any time that suits you")
+
 
 class RateLimitError(Exception):
     """HTTP 429 from the simulated API."""
@@ -87,6 +93,7 @@ class ModelVersion:
     refusal_rate: float
     hedge_rate: float
     max_sentences: Optional[int] = None  # None: as many sentences as the writer drafts
+    soften_rate: float = 0.0  # share of replies whose brief has an ``Urgency:`` deadline that soften it
 
 
 @dataclass(frozen=True)
@@ -150,13 +157,15 @@ class Provider:
 
     ``refusal_rate`` / ``hedge_rate``: share of text replies refused / hedged by the current
     versions; ``updated_*``: the same for the release the aliases move to, which also keeps at most
-    ``updated_max_sentences`` sentences of a draft. ``latency``: seconds per request (uniform range).
+    ``updated_max_sentences`` sentences of a draft; ``soften_rate`` / ``updated_soften_rate``: share
+    of copy for a brief with an ``Urgency:`` deadline that replaces it with a softener. ``latency``: seconds per request (uniform range).
     ``flagged_phrases``: a request whose last user message contains one of them (case-insensitive) is
     answered :class:`ContentPolicyError` after taking its rate-limit slot, as a hosted API does.
     """
 
     def __init__(self, seed: int = 0, *, refusal_rate: float = 0.015, hedge_rate: float = 0.05,
                  updated_refusal_rate: float = 0.3, updated_hedge_rate: float = 0.45, updated_max_sentences: int = 2,
+                 soften_rate: float = 0.03, updated_soften_rate: float = 0.6,
                  max_concurrency: int = 8, requests_per_second: float = 100.0, burst: int = 30,
                  latency: tuple[float, float] = (0.005, 0.025), flagged_phrases: Sequence[str] = ()):
         self.seed = seed
@@ -167,11 +176,13 @@ class Provider:
         self.latency = latency
         self._tokens = float(burst)
         self._refilled = time.monotonic()
-        self._current = {alias: ModelVersion(name, _fingerprint(name), refusal_rate, hedge_rate)
+        self._current = {alias: ModelVersion(name, _fingerprint(name), refusal_rate, hedge_rate, None, soften_rate)
                          for alias, name in ALIASES.items()}
         self._updated = {alias: ModelVersion(f"{alias}-{UPDATE_RELEASE}", _fingerprint(f"{alias}-{UPDATE_RELEASE}"),
-                                             updated_refusal_rate, updated_hedge_rate, updated_max_sentences)
+                                             updated_refusal_rate, updated_hedge_rate, updated_max_sentences,
+                                             updated_soften_rate)
                          for alias in ALIASES}
+        self._pinned: dict[str, ModelVersion] = {}
         self.updated = False
         self.requests = 0
         self.rate_limited = 0
@@ -184,7 +195,22 @@ class Provider:
         if alias not in ALIASES:
             raise ValueError(f"unknown model alias {alias!r}; the simulated provider serves {', '.join(ALIASES)}")
         with self._lock:
-            return (self._updated if self.updated else self._current)[alias]
+            return self._pinned.get(alias) or (self._updated if self.updated else self._current)[alias]
+
+    def versions(self, alias: str) -> tuple[str, str]:
+        """The dated versions of an alias: before and after the update."""
+        self.version(alias)
+        return self._current[alias].name, self._updated[alias].name
+
+    def pin(self, alias: str, version: str) -> None:
+        """Answer ``alias`` with the dated ``version`` from now on, whatever the alias resolves to
+        (ValueError naming the known versions otherwise)."""
+        known = {v.name: v for v in (self._current.get(alias), self._updated.get(alias)) if v is not None}
+        if version not in known:
+            raise ValueError(f"unknown version {version!r} of {alias!r}; the simulated provider serves "
+                             f"{', '.join(known) or ', '.join(ALIASES)}")
+        with self._lock:
+            self._pinned[alias] = known[version]
 
     def update_alias(self) -> None:
         """Move every alias to the new release (as hosted APIs do, without telling the caller)."""
@@ -235,7 +261,8 @@ class Provider:
         return Completion(message, version, response_id, sum(_tokens(_text(m)) for m in messages), _tokens(_text(message)))
 
     def _style(self, sentences: Sequence[str], version: ModelVersion, request: Request, key: str) -> str:
-        """The version's habits: refuse, or hedge, and keep at most ``max_sentences`` of the draft."""
+        """The version's habits: refuse, or hedge, keep at most ``max_sentences`` of the draft, and
+        soften the brief's deadline."""
         rng = random.Random(f"{self.seed}|{version.name}|style|{key}")
         draw = rng.random()
         if draw < version.refusal_rate:
@@ -245,7 +272,20 @@ class Provider:
             text = text if text.endswith((".", "!", "?")) else text + "."
             audience = request.fields.get("audience", "you")
             text = f"{rng.choice(HEDGE_OPENINGS).format(audience=audience)} {text} {rng.choice(HEDGE_CLOSINGS)}"
+        return _soften(text, request.fields.get("urgency", ""), version, f"{self.seed}|{version.name}|soften|{key}")
+
+
+def _soften(text: str, deadline: str, version: ModelVersion, seed: str) -> str:
+    """``text`` with ``deadline`` replaced by a softener in ``version.soften_rate`` of the cases
+    (its own random stream, so the other habits draw as before)."""
+    if not deadline or not version.soften_rate:
         return text
+    rng = random.Random(seed)
+    if rng.random() >= version.soften_rate:
+        return text
+    soft = rng.choice(SOFTENERS)
+    return re.sub(re.escape(deadline), lambda m: soft[:1].upper() + soft[1:] if m.group(0)[:1].isupper() else soft,
+                  text, flags=re.IGNORECASE)
 
 
 class ProviderChatModel(BaseChatModel):
