@@ -122,12 +122,21 @@ def exit_status(findings: list[Any], fail_on: str) -> int:
 @click.option("--profiles", "profiles_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               metavar="FILE", help="The metric profile file the runs were scored with: its thresholds and floors "
                                    "are drawn on the HTML report's score plots.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), envvar="AGENTTRACE_CONFIG",
+              show_envvar=True, help="TOML config file whose [golden.suites.<name>] tables name the golden suites a "
+                                     "model version change's action runs (default: agenttrace.toml when it exists; "
+                                     "docs/golden.md).")
+@click.option("--run-golden", is_flag=True,
+              help="For each model version change, run the matching golden suites on the old and the new version "
+                   "and compare them (the commands its action names); a failing command or gate makes the exit "
+                   "status 1.")
 def drift(store_path: Path, phoenix_project: Optional[str], phoenix_url: Optional[str], from_phoenix: bool,
           end_text: Optional[str], baseline_days: float, current_days: float, baseline_text: Optional[str],
           current_text: Optional[str], segment_keys: tuple[str, ...], score_shift: float, refusal_abs: float,
           refusal_audit: float, refusal_provider: float, min_rows: int, json_path: Optional[Path],
           html_path: Optional[Path], no_reports: bool, annotate: Optional[bool], fail_on: str, top: int,
-          no_progress: bool, fmt: str, profiles_path: Optional[Path]) -> None:
+          no_progress: bool, fmt: str, profiles_path: Optional[Path], config_path: Optional[Path],
+          run_golden: bool) -> None:
     """Find drift in your agents' runs: a current window (default: the last 7
     days) against a baseline (the 30 days before it), overall and per segment,
     from whylogs profiles of every run.
@@ -155,7 +164,8 @@ def drift(store_path: Path, phoenix_project: Optional[str], phoenix_url: Optiona
                    refusal_audit=refusal_audit, refusal_provider=refusal_provider, min_rows=min_rows,
                    json_path=json_path, html_path=html_path, no_reports=no_reports, annotate=annotate,
                    fail_on=fail_on, top=top, progress=not no_progress, fmt=fmt, profiles_path=profiles_path,
-                   fmt_given=click.get_current_context().get_parameter_source("fmt").name != "DEFAULT")
+                   fmt_given=click.get_current_context().get_parameter_source("fmt").name != "DEFAULT",
+                   config_path=config_path, run_golden=run_golden)
     except BadInput as err:
         fail(str(err))
     click.get_current_context().exit(code)
@@ -167,7 +177,8 @@ def run(*, store_path: Path, phoenix_project: Optional[str], phoenix_url_option:
         refusal_audit: float, refusal_provider: float, min_rows: int, json_path: Optional[Path],
         html_path: Optional[Path], no_reports: bool, annotate: Optional[bool], fail_on: str, top: int = 30,
         progress: bool = True, fmt: str = "table", fmt_given: bool = False,
-        profiles_path: Optional[Path] = None) -> int:
+        profiles_path: Optional[Path] = None, config_path: Optional[Path] = None, run_golden: bool = False) -> int:
+    from .golden_action import read_suites
     from .outputs import DASH, output_format, status_printer
 
     try:
@@ -185,6 +196,7 @@ def run(*, store_path: Path, phoenix_project: Optional[str], phoenix_url_option:
     if annotate and not phoenix_project:
         raise BadInput("--annotate needs --phoenix-project NAME (the project whose traces get the annotations)")
     annotate = bool(phoenix_project) if annotate is None else annotate
+    suites = read_suites(config_path, explicit=config_path is not None)
     from . import report, rules  # whylogs, matplotlib: imported when the command runs, not for --help
     from .outputs import write_outputs
 
@@ -209,7 +221,7 @@ def run(*, store_path: Path, phoenix_project: Optional[str], phoenix_url_option:
         config = rules.DriftConfig(baseline=timedelta(days=baseline_days), current=timedelta(days=current_days),
                                    score_shift_sd=score_shift, refusal_abs=refusal_abs, refusal_audit_rel=refusal_audit,
                                    refusal_provider_rel=refusal_provider, min_rows=min_rows,
-                                   segment_keys=list(segment_keys) or None)
+                                   segment_keys=list(segment_keys) or None, golden_suites=suites)
         try:
             result = rules.detect(store, end=end, config=config, baseline=baseline, current=current)
         except rules.DriftError as err:
@@ -246,4 +258,7 @@ def run(*, store_path: Path, phoenix_project: Optional[str], phoenix_url_option:
                 "spans and traces); filter them in the UI with " + " or ".join(f"annotations['{n}']" for n in names))
         for problem in store.problems[reported:]:  # found while drawing the report
             warn(f"profile store {store.root}: {problem}")
-    return exit_status(result.findings, fail_on)
+    from .golden_cli import golden_step
+
+    golden = golden_step(result.findings, suites, run_golden, say)
+    return max(exit_status(result.findings, fail_on), golden)

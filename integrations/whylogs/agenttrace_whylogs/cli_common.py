@@ -21,6 +21,20 @@ class BadInput(Exception):
     """Something the user has to fix: reported as one ``error:`` line, exit status 2."""
 
 
+def read_toml(path: Path) -> dict:
+    """A TOML config file as a dict; BadInput (one line, ``--config: ...``) when it cannot be read or parsed."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise BadInput(f"--config: cannot read {path}: {err.strerror or err}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise BadInput(f"--config: {path} is not valid TOML: {err}") from None
+
+
 class OneLineError(click.ClickException):
     """A usage error (unknown option, value out of range) shown as one ``error:`` line, exit 2."""
 

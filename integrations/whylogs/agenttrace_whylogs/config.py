@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 
 class DriftError(ValueError):
@@ -30,3 +30,4 @@ class DriftConfig:
     rate_abs: float = 0.005             # 0/1 features: absolute change of the rate needed (0.5 points)
     amplification_rel: float = 0.2     # retries rule: relative rise of attempts per logical call needed (+20%)
     adjust: bool = True                 # Bonferroni-adjust p-values for the number of tests in the run
+    golden_suites: Sequence[Any] = ()   # golden_action.GoldenSuite: the suites a model version change's action runs

@@ -4,10 +4,12 @@ window that the baseline never had (the alias problem: same name, another model 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 from whylogs.core.view import DatasetProfileView
 
+from .golden_action import action as golden_action
+from .golden_action import golden_lines
 from .results import ANNOTATIONS, Finding
 from .stats import value_counts
 from .store import ProfileStore
@@ -15,8 +17,11 @@ from .store import ProfileStore
 
 def model_version_findings(store: ProfileStore, current: tuple[datetime, datetime], base_view: DatasetProfileView,
                            cur_view: DatasetProfileView, first_seen: dict[str, datetime],
-                           seg_views: dict[tuple[str, str], DatasetProfileView]) -> list[Finding]:
-    """The ``model_version_change`` findings of the current window (see the rules' module docstring)."""
+                           seg_views: dict[tuple[str, str], DatasetProfileView],
+                           suites: Sequence[Any] = ()) -> list[Finding]:
+    """The ``model_version_change`` findings of the current window (see the rules' module docstring);
+    an alias's change names the golden suite commands (``golden_action``) of ``suites`` in its action
+    and in ``current["golden"]``."""
     findings: list[Finding] = []
     base, _ = value_counts(base_view.get_column("model_version"))
     cur, _ = value_counts(cur_view.get_column("model_version"))
@@ -70,7 +75,9 @@ def model_version_findings(store: ProfileStore, current: tuple[datetime, datetim
             cs["new"] = "response model" if new_model else "fingerprint"
             answer, was = (resp, old) if new_model else (f"{resp} ({fp})", f"{old} ({old_fp})")
             msg = f"{req} → {answer} {when} ({share:.0%} of its runs; was {was})"
-            action = f"check the provider's model updates: pin {req} to {old} or re-run your evaluations"
+            cs["golden"] = golden_lines(req, old, resp, cs["segments"], suites)
+            cs["golden_versions"] = [req, old, resp]
+            action = golden_action(req, old, resp, cs["golden"], any(s.matches(cs["segments"]) for s in suites))
             findings.append(Finding("model_version_change", "alert", "*", "*", "model_version", 1 + 10 * share, msg,
                                     action, ANNOTATIONS["model_version_change"], bs, cs, current, first,
                                     {"test": "new value (frequent items)", "effect": share}, selector))

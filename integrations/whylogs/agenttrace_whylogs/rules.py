@@ -180,7 +180,8 @@ def detect(store: ProfileStore, *, end: Optional[datetime] = None, config: Drift
         det.segment(seg, b, c)
     if config.features is None or "model_version" in config.features:
         det.findings.extend(model_version_findings(store, current, base_all, cur_all,
-                                                   first_seen.get("model_version", {}), seg_views))
+                                                   first_seen.get("model_version", {}), seg_views,
+                                                   config.golden_suites))
     tests = det.finish()
 
     notes: list[str] = []

@@ -22,7 +22,7 @@ from typing import Any, Optional
 import click
 
 from .cli_common import (DEFAULT_STORE, MAX_DAYS, STORE_ENV, BadInput, Finite, OneLineCommand, fail, phoenix_url,
-                         rule_options, warn)
+                         read_toml, rule_options, warn)
 
 CONFIG_ENV = "AGENTTRACE_CONFIG"
 DEFAULT_CONFIG = Path("agenttrace.toml")
@@ -47,16 +47,7 @@ def read_config(path: Optional[Path], explicit: bool) -> dict:
     """The ``[watch]`` table of the TOML config file (empty when the default file does not exist)."""
     if path is None or (not explicit and not path.exists()):
         return {}
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise BadInput(f"--config: cannot read {path}: {err.strerror or err}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise BadInput(f"--config: {path} is not valid TOML: {err}") from None
+    data = read_toml(path)
     section = data.get("watch", {})
     if not isinstance(section, dict):
         raise BadInput(f"--config: [watch] in {path} must be a table")

@@ -1,0 +1,41 @@
+"""The golden step of ``agenttrace drift``: print the golden suite commands of each model version
+change in full (the table shortens long actions) and, with ``--run-golden``, run them."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+from .cli_common import warn
+from .golden_action import GoldenSuite, run_commands, suite_commands
+
+
+def golden_step(findings: Sequence[Any], suites: Sequence[GoldenSuite], run: bool, say: Callable[[str], None]) -> int:
+    """0, or 1 when a golden command (a run, or compare's gates) failed, or 2 when ``run`` was asked
+    for a model version change no configured suite matches."""
+    causes = [f for f in findings if f.rule == "model_version_change" and f.severity == "alert"
+              and (f.current or {}).get("golden_versions")]
+    if not causes:
+        if run:
+            say("--run-golden: no model version change, no golden suite to run")
+        return 0
+    status = 0
+    for cause in causes:
+        alias, old, new = cause.current["golden_versions"]
+        say(f"golden suite for {alias}: {old} → {new}")
+        for line in cause.current.get("golden", []):
+            say("  " + " && \\\n  ".join(line.split(" && ")))
+        if not run:
+            continue
+        chosen = [s for s in suites if s.matches(cause.current.get("segments", {}))]
+        if not chosen:
+            warn(f"--run-golden: no golden suite matches the change of {alias} (add a [golden.suites.<name>] table "
+                 "with agent = \"module:factory\" to agenttrace.toml, or pass --config)")
+            status = max(status, 2)
+            continue
+        for suite in chosen:
+            outcome = run_commands(suite_commands(alias, old, new, suite), say)
+            verdict = "passed" if outcome.returncode == 0 else f"failed (exit status {outcome.returncode})"
+            say(f"golden suite {suite.name} on {alias} {old} → {new}: {verdict}")
+            if outcome.returncode != 0:
+                status = max(status, 1)
+    return status
