@@ -28,7 +28,7 @@ from .judges import JudgeLimits, JudgeResult
 
 logger = logging.getLogger("agenttrace")
 
-JUDGE_PREFIX = sc.METRIC_PREFIX + "judge."
+JUDGE_PREFIX = sc.METRIC_JUDGE_PREFIX
 
 
 class SpanEnd:
