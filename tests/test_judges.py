@@ -276,3 +276,25 @@ def test_heavy_metrics_and_judges_on_one_span_end_it_once(provider, exporter):
     assert engine.flush(10)
     (span,) = llm_spans(exporter)
     assert span.attributes["agenttrace.metric.relevance"] == 0.9 and span.attributes[KEY] == 0.0
+
+
+def test_the_judges_own_phoenix_evals_spans_stay_out_of_the_applications_traces():
+    """phoenix-evals traces into the global provider; the judge's prompt holds the judged text."""
+    from conftest import run_python
+
+    code = textwrap.dedent("""
+        import sys; sys.path.insert(0, "tests")
+        from opentelemetry import trace
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+        memory = InMemorySpanExporter()
+        tp = TracerProvider(); tp.add_span_processor(SimpleSpanProcessor(memory)); trace.set_tracer_provider(tp)
+        from agenttrace.metrics.judges import JudgeSpec
+        from agenttrace_phoenix.judges import create
+        result = create(JudgeSpec("hedging", "hedging", None, None, None, "judge_models:hedging_judge", 5.0)).evaluate("q", "It might ship.")
+        print(result.label, len(memory.get_finished_spans()))
+    """)
+    done = run_python(code)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["hedged", "0"]
