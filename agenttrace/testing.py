@@ -158,7 +158,13 @@ class RuleJudgeModel(BaseChatModel):
     model: str = "rule-judge"
     latency: float = 0.0
     fail: Optional[str] = None
-    calls: int = 0
+    _called: int = PrivateAttr(default=0)
+    _count_lock: Any = PrivateAttr(default_factory=threading.Lock)
+
+    @property
+    def calls(self) -> int:
+        """How many times the model was called (from any thread)."""
+        return self._called
 
     @property
     def _llm_type(self) -> str:
@@ -184,7 +190,8 @@ class RuleJudgeModel(BaseChatModel):
                   run_manager: Optional[CallbackManagerForLLMRun] = None, **kwargs: Any) -> ChatResult:
         import time as _time
 
-        self.calls += 1
+        with self._count_lock:
+            self._called += 1
         if self.latency:
             _time.sleep(self.latency)
         if self.fail:

@@ -38,7 +38,6 @@ class Timed:
 
     def __init__(self, engine):
         self.engine, self.times = engine, []
-        self.capture_content = False
 
     def __getattr__(self, name):
         return getattr(self.engine, name)

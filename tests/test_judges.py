@@ -298,3 +298,15 @@ def test_the_judges_own_phoenix_evals_spans_stay_out_of_the_applications_traces(
     done = run_python(code)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["hedged", "0"]
+
+
+def test_judge_strings_pass_the_redaction_hook(provider, exporter):
+    engine = MetricsEngine(judge_profiles(), judges={"hedging": hedging()})
+    handler = CallbackHandler(provider, capture_content=True, metrics=engine,
+                              redact=lambda key, text: text.replace("hedges", "[redacted]"))
+    agent(HEDGED).invoke(ask(), config={"callbacks": [handler]})
+    assert engine.flush(10)
+    (span,) = llm_spans(exporter)
+    assert span.attributes[KEY + ".explanation"] == "the reply [redacted] its claim"
+    (event,) = [e for e in span.events if e.attributes.get(sc.EVALUATION_NAME) == "judge.hedging"]
+    assert event.attributes[sc.EVALUATION_EXPLANATION] == "the reply [redacted] its claim"

@@ -192,15 +192,13 @@ class MetricsEngine:
             jp = self._judge_profiles[profile.name] = profile.judge_profile()
         return jp
 
-    @property
-    def capture_content(self) -> bool:
-        return self.judge_worker is not None and self.judge_worker.capture_content
-
-    @capture_content.setter
-    def capture_content(self, value: bool) -> None:
-        """Judge explanations quote the judged text: recorded only with content capture (the handler sets this)."""
+    def use_content_policy(self, policy: Any) -> None:
+        """The handler's :class:`~agenttrace.content.ContentPolicy`: judge explanations quote the
+        judged text, so they are recorded only with content capture, and every string the judges
+        write passes the policy's redaction hook and length cap."""
         if self.judge_worker is not None:
-            self.judge_worker.capture_content = bool(value)
+            self.judge_worker.capture_content = bool(policy.capture)
+            self.judge_worker.finalize = policy.finalize
 
     # ---------------------------------------------------------------- worker
 

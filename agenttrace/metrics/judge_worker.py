@@ -64,28 +64,28 @@ class TokenBucket:
         return False
 
 
-def record(span: Any, result: JudgeResult, end_time: int, capture_content: bool) -> None:
+def record(span: Any, result: JudgeResult, end_time: int, capture_content: bool,
+           finalize: Callable[[dict], dict] = lambda attrs: attrs) -> None:
     """A judge's result on its span: ``agenttrace.metric.judge.<name>`` (score), ``.label``,
     ``.explanation`` (only with content capture: it quotes the judged text), ``.skipped``,
-    ``.error``, and a ``gen_ai.evaluation.result`` event named ``judge.<name>``."""
+    ``.error``, and a ``gen_ai.evaluation.result`` event named ``judge.<name>``. Strings pass
+    ``finalize`` (the handler's content policy: the redaction hook, the length cap)."""
     key = JUDGE_PREFIX + result.name
+    attrs: dict = {}
     if result.skipped:
-        span.set_attribute(key + ".skipped", result.skipped)
+        attrs[key + ".skipped"] = result.skipped
     if result.error:
-        span.set_attribute(key + ".error", result.error)
-    if result.score is None and result.label is None:
-        return
+        attrs[key + ".error"] = result.error
     event: dict = {sc.EVALUATION_NAME: "judge." + result.name}
     if result.score is not None:
-        span.set_attribute(key, float(result.score))
-        event[sc.EVALUATION_SCORE_VALUE] = float(result.score)
+        attrs[key] = event[sc.EVALUATION_SCORE_VALUE] = float(result.score)
     if result.label is not None:
-        span.set_attribute(key + ".label", result.label)
-        event[sc.EVALUATION_SCORE_LABEL] = result.label
+        attrs[key + ".label"] = event[sc.EVALUATION_SCORE_LABEL] = result.label
     if capture_content and result.explanation:
-        span.set_attribute(key + ".explanation", result.explanation)
-        event[sc.EVALUATION_EXPLANATION] = result.explanation
-    span.add_event(sc.EVALUATION_EVENT, event, timestamp=end_time)
+        attrs[key + ".explanation"] = event[sc.EVALUATION_EXPLANATION] = result.explanation
+    span.set_attributes(finalize(attrs))
+    if len(event) > 1:
+        span.add_event(sc.EVALUATION_EVENT, finalize(event), timestamp=end_time)
 
 
 @dataclass
@@ -104,6 +104,7 @@ class JudgeWorker:
         self.judges = dict(judges)
         self.limits = limits
         self.capture_content = capture_content
+        self.finalize: Callable[[dict], dict] = lambda attrs: attrs  # the handler's ContentPolicy.finalize
         self.skipped: Counter = Counter()  # reason -> judge calls skipped
         self.judged = 0  # judge calls answered
         self.failed = 0  # judge calls that raised or timed out
@@ -133,7 +134,7 @@ class JudgeWorker:
                 self._pending -= 1
             for name in names:
                 self.skipped["queue_full"] += 1
-                record(end.span, JudgeResult(name, None, None, None, skipped="queue_full"), end.end_time, False)
+                record(end.span, JudgeResult(name, None, None, None, skipped="queue_full"), end.end_time, False, self.finalize)
             if self.skipped["queue_full"] == len(names):
                 logger.warning("agenttrace: judge queue full, judges skipped for a step (counted in JudgeWorker.skipped)")
             return False
@@ -221,7 +222,7 @@ class JudgeWorker:
             for name in job.names:
                 result = job.results.get(name)
                 if result is not None:
-                    record(job.end.span, result, job.end.end_time, self.capture_content)
+                    record(job.end.span, result, job.end.end_time, self.capture_content, self.finalize)
         except Exception:  # noqa: BLE001 - recording costs the results, never the span
             logger.debug("agenttrace: recording judge results failed", exc_info=True)
         finally:
