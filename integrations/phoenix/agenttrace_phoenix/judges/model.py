@@ -34,8 +34,12 @@ def chat_model(ref: str) -> Any:
             obj = None
         if obj is not None:
             return obj if hasattr(obj, "invoke") else obj()
-    from langchain.chat_models import init_chat_model
-
+    try:
+        from langchain.chat_models import init_chat_model
+    except ImportError:
+        raise ImportError(f"judge model {ref!r}: 'provider:model' goes through langchain's init_chat_model: "
+                          "pip install langchain and the provider's package (e.g. langchain-openai), "
+                          "or name a chat model as 'module:attr'") from None
     return init_chat_model(ref)
 
 
