@@ -75,6 +75,8 @@ class CallbackHandler(ToolCallbacks, BaseCallbackHandler):
         self.internal_errors = 0
         self._reported: set[str] = set()
         self.metrics = metrics  # an agenttrace.metrics.MetricsEngine, or None
+        if hasattr(metrics, "use_content_policy"):
+            metrics.use_content_policy(self.content)  # judge explanations quote content
         self.dead_letter = dead_letter  # an agenttrace.dead_letter.DeadLetterQueue, or None
 
     @property

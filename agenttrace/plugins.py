@@ -10,7 +10,9 @@ Groups (declared in each integration's ``pyproject.toml``):
 - ``agenttrace.dead_letter_stores``: dead-letter stores for a database URL (``postgresql``), see
   :mod:`agenttrace.dead_letter_store`;
 - ``agenttrace.alert_stores``: alert state/history/outbox stores for a database URL (``postgresql``),
-  see :mod:`agenttrace.alerts.store`.
+  see :mod:`agenttrace.alerts.store`;
+- ``agenttrace.judges``: LLM judges for the ``judge:<name>`` metrics of a profile (``phoenix``:
+  arize-phoenix-evals over a LangChain chat model), see :mod:`agenttrace.metrics.judges`.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ PROFILE_STORES = "agenttrace.profile_stores"
 SCORE_SINKS = "agenttrace.score_sinks"
 DEAD_LETTER_STORES = "agenttrace.dead_letter_stores"
 ALERT_STORES = "agenttrace.alert_stores"
+JUDGES = "agenttrace.judges"
 
 # What to install when a plug-in is missing: (group, name) → the integration that provides it
 PROVIDERS = {
@@ -34,6 +37,7 @@ PROVIDERS = {
     (PROFILE_STORES, "whylogs"): "the whylogs integration: pip install -e integrations/whylogs (agenttrace-whylogs)",
     (DEAD_LETTER_STORES, "postgresql"): "the PostgreSQL integration: pip install -e integrations/postgres",
     (ALERT_STORES, "postgresql"): "the PostgreSQL integration: pip install -e integrations/postgres",
+    (JUDGES, "phoenix"): "the Phoenix integration (arize-phoenix-evals): pip install -e integrations/phoenix",
 }
 
 

@@ -202,6 +202,9 @@ EVALUATION_EVENT = "gen_ai.evaluation.result"  # the event name (the package has
 METRIC_PREFIX = "agenttrace.metric."
 METRIC_SAMPLED = "agenttrace.metric.sampled"
 METRIC_SKIPPED = "agenttrace.metric.skipped"
+# LLM judges (judge:<name> metrics): <prefix><name> (score), <prefix><name>.label, .explanation
+# (content capture only), .skipped (rate_limit | cost_cap | queue_full | timeout), .error
+METRIC_JUDGE_PREFIX = "agenttrace.metric.judge."
 REVIEW_REQUIRED = "agenttrace.review.required"
 REVIEW_REASON = "agenttrace.review.reason"
 

@@ -1,4 +1,4 @@
-"""Helpers for tests, examples and benchmarks: a scripted chat model and a span-tree printer.
+"""Helpers for tests, examples and benchmarks: a scripted chat model, a rule judge and a span-tree printer.
 
 ``ScriptedChatModel`` is a real LangChain chat model (a ``BaseChatModel`` runnable) that answers
 from a script instead of a provider, and reports what real providers report: the model it was
@@ -129,3 +129,82 @@ def span_tree(spans: Sequence[Any], attributes: Sequence[str] = ()) -> str:
 
     walk(None, 0)
     return "\n".join(lines)
+
+
+# --- a deterministic LLM judge -------------------------------------------------------------------
+
+def judged_output(prompt: str) -> str:
+    """The judged reply in a rendered judge prompt: the text between ``[BEGIN OUTPUT]`` and
+    ``[END OUTPUT]`` (the whole prompt when the markers are absent)."""
+    start, end = prompt.rfind("[BEGIN OUTPUT]"), prompt.rfind("[END OUTPUT]")
+    if start < 0 or end < start:
+        return prompt
+    return prompt[start + len("[BEGIN OUTPUT]"):end].strip()
+
+
+class RuleJudgeModel(BaseChatModel):
+    """A real LangChain chat model that judges by rule: ``decide(prompt) -> (label, explanation)``,
+    or the first of ``rules`` (regex, label, explanation) whose regex is found in the judged output
+    (:func:`judged_output`), else ``default``. It answers a bound tool (``bind_tools`` /
+    ``with_structured_output``: the classification path of phoenix-evals' LangChain adapter) with a
+    tool call ``{"label", "explanation"}``, plain calls with the label; ``latency`` seconds of sleep
+    stand in for the provider's round trip; ``fail`` raises (a judge error)."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    decide: Optional[Callable[[str], tuple]] = None
+    rules: list = []
+    default: tuple = ("unknown", "no rule matched")
+    model: str = "rule-judge"
+    latency: float = 0.0
+    fail: Optional[str] = None
+    _called: int = PrivateAttr(default=0)
+    _count_lock: Any = PrivateAttr(default_factory=threading.Lock)
+
+    @property
+    def calls(self) -> int:
+        """How many times the model was called (from any thread)."""
+        return self._called
+
+    @property
+    def _llm_type(self) -> str:
+        return "rule-judge"
+
+    def bind_tools(self, tools: Any, *, tool_choice: Any = None, **kwargs: Any):
+        from langchain_core.utils.function_calling import convert_to_openai_tool
+
+        return self.bind(tools=[convert_to_openai_tool(t) for t in tools], **kwargs)
+
+    def _judge(self, prompt: str) -> tuple:
+        if self.decide is not None:
+            return tuple(self.decide(prompt))
+        import re
+
+        out = judged_output(prompt)
+        for pattern, label, explanation in self.rules:
+            if re.search(pattern, out, re.IGNORECASE):
+                return label, explanation
+        return tuple(self.default)
+
+    def _generate(self, messages: list[BaseMessage], stop: Optional[list[str]] = None,
+                  run_manager: Optional[CallbackManagerForLLMRun] = None, **kwargs: Any) -> ChatResult:
+        import time as _time
+
+        with self._count_lock:
+            self._called += 1
+        if self.latency:
+            _time.sleep(self.latency)
+        if self.fail:
+            raise RuntimeError(self.fail)
+        prompt = "\n".join(m.content if isinstance(m.content, str) else str(m.content) for m in messages)
+        label, explanation = self._judge(prompt)
+        tools = kwargs.get("tools") or []
+        usage = {"input_tokens": _count(prompt), "output_tokens": _count(f"{label} {explanation}")}
+        usage["total_tokens"] = usage["input_tokens"] + usage["output_tokens"]
+        if tools:
+            call = {"name": tools[0]["function"]["name"], "args": {"label": label, "explanation": explanation},
+                    "id": f"call_{uuid.uuid4().hex[:12]}", "type": "tool_call"}
+            message = AIMessage(content="", tool_calls=[call], usage_metadata=usage)
+        else:
+            message = AIMessage(content=label, usage_metadata=usage)
+        return ChatResult(generations=[ChatGeneration(message=message)])

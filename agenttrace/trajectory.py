@@ -32,6 +32,13 @@ NUMERIC_FEATURES = (
 )
 # evaluation scores (from the metric profiles; absent when the run was not scored)
 SCORE_FEATURES = ("refusal_similarity", "relevance", "refusal_score", "hedging_score")  # plus any "<theme>_similarity"
+JUDGE_FEATURE_PREFIX = "judge."  # plus each LLM judge's score, "judge.<name>"
+
+
+def is_judge_score(feature: str) -> bool:
+    """``judge.<name>``: a judge's numeric score (not its ``.label``/``.explanation``/``.error`` strings)."""
+    return feature.startswith(JUDGE_FEATURE_PREFIX) and "." not in feature[len(JUDGE_FEATURE_PREFIX):]
+
 # the detectors' scores (agenttrace-langkit): a run's refusal score is its most refusing reply's, its
 # hedging score the mean over its replies (a drift toward hedging moves the mean)
 DETECTOR_REDUCE = {"refusal_score": max, "hedging_score": lambda v: sum(v) / len(v)}
@@ -140,6 +147,8 @@ def features(root: SpanRecord, spans: Sequence[SpanRecord]) -> dict[str, Value]:
             scores[name] = metric(name, max)
         elif name in DETECTOR_REDUCE:
             scores[name] = metric(name, DETECTOR_REDUCE[name])
+        elif is_judge_score(name):  # judge.<name>: the mean over the run's judged replies
+            scores[name] = metric(name, lambda v: sum(v) / len(v))
     refusal_flagged = any(s.attributes.get(sc.REVIEW_REQUIRED) and "refusal" in str(s.attributes.get(sc.REVIEW_REASON, ""))
                           for s in llm)
 

@@ -7,6 +7,10 @@ scores them, writes ``agenttrace.metric.<name>`` attributes and ``gen_ai.evaluat
 events, raises review flags past thresholds, and then ends the span with its *true* end time.
 The queue is bounded: when it is full the heavy metrics of that step are skipped (never block the
 agent), the span says so (``agenttrace.metric.skipped``), and the skip is counted and logged once.
+
+Judges (``judge:<name>`` metrics) are a separate sample (``judge_sample_rate``, its own decision per
+trace) handed to the :class:`~agenttrace.metrics.judge_worker.JudgeWorker`; a span that both parts
+work on is ended by whichever finishes last (:class:`~agenttrace.metrics.judge_worker.SpanEnd`).
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from dataclasses import dataclass
 from typing import Any, Mapping, NamedTuple, Optional, Protocol, Sequence
 
 from .. import semconv as sc
+from .judge_worker import JudgeWorker, SpanEnd
+from .judges import build_judges
 from .light import light_metrics
 from .profiles import LIGHT_METRICS, REFUSAL_SOURCES, Profile, ProfileSet
 from .sampling import StratifiedSampler
@@ -46,6 +52,13 @@ class _Job:
     profile: Profile
     prompt: str
     response: str
+    end: Optional[SpanEnd] = None
+
+    def finish(self) -> None:
+        if self.end is not None:
+            self.end.done()
+        else:
+            self.span.end(end_time=self.end_time)
 
 
 class _Verdict(NamedTuple):
@@ -92,7 +105,8 @@ def _flag(span, profile: Profile, scores: Mapping[str, Optional[float]], window_
 
 class MetricsEngine:
     def __init__(self, profiles: ProfileSet, scorer: Optional[Scorer] = None, *, queue_size: int = 10_000,
-                 batch_size: int = 256, max_wait: float = 0.02):
+                 batch_size: int = 256, max_wait: float = 0.02, judges: Optional[Mapping[str, Any]] = None,
+                 judge_threads: int = 4, capture_content: bool = False):
         self.profiles = profiles
         self.scorer = scorer
         #: thresholds the scorer ships for its own metrics (a profile's thresholds take precedence)
@@ -109,6 +123,15 @@ class MetricsEngine:
         self._queue: "queue.Queue[_Job]" = queue.Queue(maxsize=queue_size)
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
+        #: judges of the ``judge:<name>`` metrics, run by their own worker (None: no profile uses a judge)
+        self.judge_worker: Optional[JudgeWorker] = None
+        if profiles.judged:
+            used = {n for p in profiles.profiles.values() for n in p.judges}
+            if judges is None:
+                judges = build_judges({n: s for n, s in profiles.judges.items() if n in used})
+            self.judge_worker = JudgeWorker(judges, profiles.judge_limits, threads=judge_threads,
+                                            queue_size=queue_size, capture_content=capture_content)
+        self._judge_profiles: dict[str, Profile] = {}
         missing = profiles.heavy_metrics - set(scorer.metrics if scorer else ())
         if missing:
             raise RuntimeError(
@@ -127,17 +150,30 @@ class MetricsEngine:
         light = light_metrics(response, step.get("attributes") or {}, duration_s)
         with self._flags_lock:
             _flag(span, profile, light, self.flags, end_time)
-        heavy = [m for m in profile.heavy]
-        if not heavy or self.scorer is None:
+        heavy = profile.heavy if self.scorer is not None else ()
+        judges = profile.judges if self.judge_worker is not None else ()
+        if not heavy and not judges:
             return False
         trace_id = span.get_span_context().trace_id
-        if not self.sampler.sampled(profile, trace_id, step):
-            span.set_attribute(sc.METRIC_SAMPLED, False)
+        if heavy:
+            heavy_on = self.sampler.sampled(profile, trace_id, step)
+            span.set_attribute(sc.METRIC_SAMPLED, heavy_on)
+            heavy = heavy if heavy_on else ()
+        if judges and not self.sampler.sampled(self._judge_profile(profile), trace_id, step):
+            judges = ()
+        if not heavy and not judges:
             return False
-        span.set_attribute(sc.METRIC_SAMPLED, True)
+        end = SpanEnd(span, end_time, 2) if heavy and judges else None
+        if judges:
+            if end is None:
+                end = SpanEnd(span, end_time, 1)
+            if not self.judge_worker.submit(end, judges, prompt, response):
+                end.done()
+        if not heavy:
+            return True
         self._ensure_worker()
         try:
-            self._queue.put_nowait(_Job(span, end_time, profile, prompt, response))
+            self._queue.put_nowait(_Job(span, end_time, profile, prompt, response, end))
             return True
         except queue.Full:
             self.skipped += 1
@@ -145,7 +181,24 @@ class MetricsEngine:
             if self.skipped == 1:
                 logger.warning("agenttrace: metric queue full, heavy metrics skipped for a step (the agent is not "
                                "slowed; further skips are counted in MetricsEngine.skipped)")
+            if end is not None and judges:
+                end.done()  # the judges end the span
+                return True
             return False
+
+    def _judge_profile(self, profile: Profile) -> Profile:
+        jp = self._judge_profiles.get(profile.name)
+        if jp is None:
+            jp = self._judge_profiles[profile.name] = profile.judge_profile()
+        return jp
+
+    def use_content_policy(self, policy: Any) -> None:
+        """The handler's :class:`~agenttrace.content.ContentPolicy`: judge explanations quote the
+        judged text, so they are recorded only with content capture, and every string the judges
+        write passes the policy's redaction hook and length cap."""
+        if self.judge_worker is not None:
+            self.judge_worker.capture_content = bool(policy.capture)
+            self.judge_worker.finalize = policy.finalize
 
     # ---------------------------------------------------------------- worker
 
@@ -194,7 +247,7 @@ class MetricsEngine:
             except Exception:  # noqa: BLE001
                 self.failed += 1
             finally:
-                job.span.end(end_time=job.end_time)
+                job.finish()
                 self._queue.task_done()
 
     # ---------------------------------------------------------------- lifecycle
@@ -206,6 +259,8 @@ class MetricsEngine:
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.005)
+        if self.judge_worker is not None:
+            return self.judge_worker.flush(max(0.0, deadline - time.monotonic()))
         return True
 
     def shutdown(self, timeout: float = 30.0) -> None:
@@ -216,6 +271,9 @@ class MetricsEngine:
         this thread can be aborted by the native runtime."""
         reserve = min(1.0, max(0.0, timeout) / 4)
         drained = self.flush(max(0.0, timeout - reserve))
+        if self.judge_worker is not None and not drained:
+            self.judge_worker.shutdown(reserve / 2)  # judged steps still waiting: ended, their judges "timeout"
+            reserve /= 2
         self._stop.set()
         if not drained:
             self._end_unscored()
@@ -232,7 +290,7 @@ class MetricsEngine:
                 job.span.set_attribute(sc.METRIC_SKIPPED, True)
                 self.unscored += 1
             finally:
-                job.span.end(end_time=job.end_time)
+                job.finish()
                 self._queue.task_done()
         if self.unscored:
             logger.warning("agenttrace: shut down before %d step(s) were scored: their spans are exported "

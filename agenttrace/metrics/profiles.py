@@ -17,6 +17,10 @@ Rules are tried in order; the first whose ``match`` fits a step picks its profil
 ``operation`` (gen_ai operation: chat, execute_tool, ...), ``kind`` (run type: llm, tool, chain,
 retriever), ``name`` (span/run name), ``node`` (LangGraph node), ``tool``, ``model`` (glob
 patterns), ``tags`` (all listed tags present), ``metadata`` (a table of key = glob).
+
+LLM judges are declared in ``[judges.<name>]`` tables and ``[judge_limits]`` (see
+:mod:`agenttrace.metrics.judges`); a profile uses one as ``"judge:<name>"`` in its metrics and
+samples steps for the judges at ``judge_sample_rate`` (default: its ``sample_rate``).
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, NoReturn, Optional, Sequence, Union
 
+from .judges import JUDGE_PREFIX, JudgeLimits, JudgeSpec, judge_names, parse_judges, parse_limits
+
 LIGHT_METRICS = ("response_length", "empty_output", "latency_ms", "input_tokens", "output_tokens")
 KNOWN_HEAVY = ("refusal_similarity", "relevance", "refusal_score", "hedging_score")
 #: the ``refusal`` profile setting → the score whose threshold flags a reply as a refusal
@@ -35,7 +41,8 @@ REFUSAL_SOURCES = {"detector": "refusal_score", "langkit": "refusal_similarity"}
 #: LangKit's light text statistics (its ``textstat`` module), computed on the response by the scorer
 TEXT_STATS = ("flesch_reading_ease", "automated_readability_index", "lexicon_count", "sentence_count", "difficult_words")
 MATCH_KEYS = {"operation", "kind", "name", "node", "tool", "model", "tags", "metadata"}
-PROFILE_KEYS = {"metrics", "sample_rate", "stratify_by", "thresholds", "floors", "min_per_stratum", "refusal"}
+PROFILE_KEYS = {"metrics", "sample_rate", "stratify_by", "thresholds", "floors", "min_per_stratum", "refusal",
+                "judge_sample_rate"}
 
 
 class ProfileError(ValueError):
@@ -52,6 +59,7 @@ class Profile:
     min_per_stratum: int = 20
     floors: Mapping[str, float] = field(default_factory=dict)  # flag a step when its score is below
     refusal: str = "detector"  # "detector": refusal_score flags refusals; "langkit": refusal_similarity > threshold
+    judge_sample_rate: Optional[float] = None  # the judges' sample (None: sample_rate)
 
     @property
     def refusal_metric(self) -> str:
@@ -64,7 +72,18 @@ class Profile:
 
     @property
     def heavy(self) -> tuple[str, ...]:
-        return tuple(m for m in self.metrics if m not in LIGHT_METRICS)
+        return tuple(m for m in self.metrics if m not in LIGHT_METRICS and not m.startswith(JUDGE_PREFIX))
+
+    @property
+    def judges(self) -> tuple[str, ...]:
+        """The judges this profile uses (``"judge:<name>"`` metrics)."""
+        return judge_names(self.metrics)
+
+    def judge_profile(self) -> "Profile":
+        """This profile as the judges' sampler sees it: ``judge_sample_rate``, its own sampling
+        decision per trace (the name differs from the heavy metrics' one)."""
+        rate = self.sample_rate if self.judge_sample_rate is None else self.judge_sample_rate
+        return Profile(f"{self.name}/judges", (), rate, self.stratify_by, {}, self.min_per_stratum)
 
 
 @dataclass(frozen=True)
@@ -93,6 +112,8 @@ class Rule:
 class ProfileSet:
     profiles: dict[str, Profile]
     rules: list[Rule]
+    judges: dict[str, JudgeSpec] = field(default_factory=dict)
+    judge_limits: JudgeLimits = field(default_factory=JudgeLimits)
 
     def select(self, step: Mapping[str, Any]) -> Optional[Profile]:
         for rule in self.rules:
@@ -103,6 +124,11 @@ class ProfileSet:
     @property
     def heavy_metrics(self) -> set[str]:
         return {m for p in self.profiles.values() for m in p.heavy}
+
+    @property
+    def judged(self) -> bool:
+        """Some profile uses a judge."""
+        return any(p.judges for p in self.profiles.values())
 
 
 # --- loading and validation ------------------------------------------------------------------
@@ -134,7 +160,8 @@ def _known_keys(fail, body: Mapping[str, Any], allowed, what: str, *path) -> Non
             fail(f"unknown {what} (expected {', '.join(sorted(allowed))})", *path, key)
 
 
-def from_dict(data: Mapping[str, Any], *, source: str = "profiles", locate=None, known_metrics: Sequence[str] = ()) -> ProfileSet:
+def from_dict(data: Mapping[str, Any], *, source: str = "profiles", locate=None, known_metrics: Sequence[str] = (),
+              base_dir: Optional[Path] = None) -> ProfileSet:
     """Validate the dict form; a value that does not fit raises :class:`ProfileError` naming the
     line (when ``locate`` finds it) and the key. Numbers must be finite and in range; lists must be
     lists (``["a"]``, not ``"a"``); an unknown key at any level is an error, not ignored."""
@@ -144,7 +171,9 @@ def from_dict(data: Mapping[str, Any], *, source: str = "profiles", locate=None,
 
     if not isinstance(data, Mapping):
         raise ProfileError(f"{source}: expected a table with 'profiles' and 'rules', got {type(data).__name__}")
-    _known_keys(fail, data, ("profiles", "rules"), "top-level key")
+    _known_keys(fail, data, ("profiles", "rules", "judges", "judge_limits"), "top-level key")
+    judges = parse_judges(data.get("judges"), fail, base_dir)
+    judge_limits = parse_limits(data.get("judge_limits"), fail)
     known = set(LIGHT_METRICS) | set(KNOWN_HEAVY) | set(TEXT_STATS) | set(known_metrics)
     profiles: dict[str, Profile] = {}
     raw_profiles = data.get("profiles") or {}
@@ -159,7 +188,11 @@ def from_dict(data: Mapping[str, Any], *, source: str = "profiles", locate=None,
         if not _is_str_list(metrics):
             fail(f"must be a list of metric names, got {metrics!r}", *at, "metrics")
         for m in metrics:
-            if m not in known:
+            if m.startswith(JUDGE_PREFIX):
+                if m[len(JUDGE_PREFIX):] not in judges:
+                    fail(f"unknown judge {m!r} (declared in [judges.<name>]: {', '.join(sorted(judges)) or 'none'})",
+                         *at, "metrics")
+            elif m not in known:
                 fail(f"unknown metric {m!r} (known: {', '.join(sorted(known))}; custom themes are added with theme_json)", *at, "metrics")
         rate = body.get("sample_rate", 1.0)
         if not _is_number(rate, 0.0, 1.0):
@@ -184,12 +217,16 @@ def from_dict(data: Mapping[str, Any], *, source: str = "profiles", locate=None,
         refusal = body.get("refusal", "detector")
         if refusal not in REFUSAL_SOURCES:
             fail(f"must be one of {', '.join(repr(k) for k in REFUSAL_SOURCES)}, got {refusal!r}", *at, "refusal")
+        jrate = body.get("judge_sample_rate")
+        if jrate is not None and not _is_number(jrate, 0.0, 1.0):
+            fail(f"must be a number between 0 and 1, got {jrate!r}", *at, "judge_sample_rate")
         mps = body.get("min_per_stratum", 20)
         if isinstance(mps, bool) or not isinstance(mps, int) or mps < 0:
             fail(f"must be a non-negative integer, got {mps!r}", *at, "min_per_stratum")
         profiles[str(name)] = Profile(str(name), tuple(metrics), float(rate), tuple(strat),
                                       {k: float(v) for k, v in thresholds.items()}, mps,
-                                      {k: float(v) for k, v in floors.items()}, refusal)
+                                      {k: float(v) for k, v in floors.items()}, refusal,
+                                      float(jrate) if jrate is not None else None)
     rules: list[Rule] = []
     raw_rules = data.get("rules") or []
     if not isinstance(raw_rules, (list, tuple)):
@@ -214,7 +251,7 @@ def from_dict(data: Mapping[str, Any], *, source: str = "profiles", locate=None,
                                         and all(isinstance(v, str) for v in match["metadata"].values())):
             fail(f"must be a table of key = glob (strings), got {match['metadata']!r}", "rules", i, "match", "metadata")
         rules.append(Rule(dict(match), profile))
-    return ProfileSet(profiles, rules)
+    return ProfileSet(profiles, rules, judges, judge_limits)
 
 
 def _toml_locator(text: str):
@@ -233,8 +270,8 @@ def _toml_locator(text: str):
     def locate(path) -> Optional[int]:
         if not path:
             return None
-        if path[0] == "profiles" and len(path) >= 2:
-            header = re.compile(rf"^\s*\[\s*profiles\.\"?{re.escape(str(path[1]))}\"?\s*\]")
+        if path[0] in ("profiles", "judges") and len(path) >= 2:
+            header = re.compile(rf"^\s*\[\s*{path[0]}\.\"?{re.escape(str(path[1]))}\"?\s*\]")
             start = next((i for i, l in enumerate(lines) if header.match(l)), None)
             if start is None:
                 return None
@@ -312,7 +349,8 @@ def load(source: Union[str, Path, Mapping[str, Any], ProfileSet], known_metrics:
             mark = getattr(err, "problem_mark", None)
             where = f"line {mark.line + 1}: " if mark else ""
             raise ProfileError(f"{path}: {where}invalid YAML: {getattr(err, 'problem', err)}") from None
-        return from_dict(data, source=str(path), locate=_yaml_locator(text), known_metrics=known_metrics)
+        return from_dict(data, source=str(path), locate=_yaml_locator(text), known_metrics=known_metrics,
+                         base_dir=path.parent)
     try:
         import tomllib
     except ImportError:  # Python 3.10
@@ -321,4 +359,5 @@ def load(source: Union[str, Path, Mapping[str, Any], ProfileSet], known_metrics:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ProfileError(f"{path}: invalid TOML: {err}") from None
-    return from_dict(data, source=str(path), locate=_toml_locator(text), known_metrics=known_metrics)
+    return from_dict(data, source=str(path), locate=_toml_locator(text), known_metrics=known_metrics,
+                     base_dir=path.parent)

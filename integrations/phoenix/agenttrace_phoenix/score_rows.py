@@ -7,7 +7,10 @@ threshold applies, and an explanation), plus the review flag (``agenttrace.revie
 ``agenttrace.review.reason``) as an annotation named ``review`` on every span that had a threshold
 to pass. Rows are Phoenix's ``SpanAnnotationData`` / ``TraceAnnotationData``, annotator kind
 ``CODE``, identifier :data:`IDENTIFIER` (Phoenix upserts on name + span/trace + identifier, so a
-re-score replaces the earlier annotation).
+re-score replaces the earlier annotation). LLM judges' scores (events named ``judge.<name>``, the
+judge's label, and its explanation when content capture is on) are annotations of annotator kind
+``LLM``; their labels are the judge's, not a threshold's, so they neither raise the review
+annotation nor count as thresholded (their trace annotation is the mean).
 
 A run's result is aggregated per trace by :class:`TraceScores`: scores are computed after their
 span's run ended (the metric worker ends the span once scored), so a trace is complete when every
@@ -30,6 +33,7 @@ from agenttrace import semconv as sc
 
 IDENTIFIER = "agenttrace"  # Phoenix's upsert key, with the annotation name and the span/trace
 REVIEW = "review"  # the annotation name of the review flag
+JUDGE_PREFIX = "judge."  # LLM judges' scores: annotator kind LLM
 SOURCE = {"source": "agenttrace metrics"}
 
 
@@ -40,11 +44,16 @@ class Score:
     label: Optional[str] = None  # "flagged" / "pass" where a threshold applies
     explanation: Optional[str] = None
 
+    @property
+    def judge(self) -> bool:
+        return self.name.startswith(JUDGE_PREFIX)
+
 
 def _row(key: str, target: str, name: str, score: Optional[float], label: Optional[str],
          explanation: Optional[str], metadata: dict) -> dict:
     result = {k: v for k, v in (("score", score), ("label", label), ("explanation", explanation)) if v is not None}
-    return {key: target, "name": name, "annotator_kind": "CODE", "result": result, "identifier": IDENTIFIER,
+    kind = "LLM" if name.startswith(JUDGE_PREFIX) else "CODE"
+    return {key: target, "name": name, "annotator_kind": kind, "result": result, "identifier": IDENTIFIER,
             "metadata": metadata}
 
 
@@ -59,7 +68,7 @@ def span_scores(span: Any) -> list[Score]:
         if not isinstance(name, str) or not isinstance(value, (int, float)) or value != value:
             continue
         scores.append(Score(name, float(value), a.get(sc.EVALUATION_SCORE_LABEL), a.get(sc.EVALUATION_EXPLANATION)))
-    if any(s.label is not None for s in scores):
+    if any(s.label is not None and not s.judge for s in scores):
         attrs = span.attributes or {}
         flagged = bool(attrs.get(sc.REVIEW_REQUIRED))
         scores.append(Score(REVIEW, 1.0 if flagged else 0.0, "flagged" if flagged else "pass",
@@ -91,7 +100,7 @@ class _Metric:
         self.total += score.value
         self.highest, self.lowest = max(self.highest, score.value), min(self.lowest, score.value)
         self.floored = self.floored or " floor " in (score.explanation or "")
-        self.thresholded = self.thresholded or score.label is not None
+        self.thresholded = self.thresholded or (score.label is not None and not score.judge)
         if score.label == "flagged":
             self.flagged += 1
             self.first_reason = self.first_reason or score.explanation

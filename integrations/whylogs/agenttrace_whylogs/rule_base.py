@@ -12,7 +12,7 @@ from typing import Optional, Protocol
 
 from whylogs.core.view import ColumnProfileView
 
-from agenttrace.trajectory import CATEGORICAL_FEATURES, SCORE_FEATURES
+from agenttrace.trajectory import CATEGORICAL_FEATURES, SCORE_FEATURES, is_judge_score
 
 from .config import DriftConfig
 from .stats import distribution_of, numeric_stats, tail_cut
@@ -82,7 +82,7 @@ def kind(feature: str, inp: SegmentInput) -> str:
 
 
 def is_score(feature: str) -> bool:
-    return feature in SCORE_FEATURES or feature.endswith("_similarity")
+    return feature in SCORE_FEATURES or feature.endswith("_similarity") or is_judge_score(feature)
 
 
 class Rule(Protocol):

@@ -56,7 +56,8 @@ from whylogs.core.resolvers import MetricSpec, ResolverSpec
 from whylogs.core.schema import DeclarativeSchema
 from whylogs.core.view import ColumnProfileView
 
-from agenttrace.trajectory import CATEGORICAL_FEATURES, DEFAULT_SEGMENT_KEYS, NUMERIC_FEATURES, SCORE_FEATURES, Trajectory
+from agenttrace.trajectory import (CATEGORICAL_FEATURES, DEFAULT_SEGMENT_KEYS, NUMERIC_FEATURES, SCORE_FEATURES, Trajectory,
+                                  is_judge_score)
 
 from . import journal, recovery
 from .durable import Commits, CommitState, inside, write_all, write_once
@@ -189,7 +190,7 @@ def _kind(column: str, values: list[Any]) -> str:
     other columns by their values (text if any value is a string)."""
     if column in CATEGORICAL_FEATURES:
         return TEXT
-    if column in _NUMERIC_NAMES or column.endswith("_similarity"):
+    if column in _NUMERIC_NAMES or column.endswith("_similarity") or is_judge_score(column):
         return NUMERIC
     return TEXT if any(isinstance(v, str) for v in values) else NUMERIC
 
