@@ -11,12 +11,13 @@ The example's input is passed as is when it is a JSON object (the graph's state)
 
 Each run is traced by the agenttrace callback handler into Phoenix (content capture on) and the
 spans are also kept in memory, so the run's output, tool calls, route path, latency and tokens are
-read from what was traced (:mod:`.spans`). The run starts a trace of its own, not a child of the
-experiment's task span.
+read from what was traced (:mod:`.spans`). The run starts a trace of its own in the project given
+(not a child of the experiment's task span, whose project phoenix-client would otherwise impose).
 """
 
 from __future__ import annotations
 
+import contextvars
 import importlib
 import json
 import threading
@@ -24,7 +25,6 @@ import time
 import uuid
 from typing import Any, Callable, Mapping, Optional
 
-from opentelemetry import context as otel_context
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
 from agenttrace.trajectory import record_from_sdk
@@ -131,20 +131,22 @@ class TracedAgent:
         key = uuid.uuid4().hex
         config = {"callbacks": [self.telemetry.callback_handler],
                   "metadata": {**self.metadata, **(metadata or {}), RUN_KEY: key}}
-        error: Optional[str] = None
-        token = otel_context.attach(otel_context.Context())  # a trace of its own
-        try:
-            self.agent.invoke(agent_input(value), config=config)
-        except Exception as err:  # noqa: BLE001 - a failing example is a result, not a crash
-            error = f"{type(err).__name__}: {err}"
-        finally:
-            otel_context.detach(token)
+        # in a fresh context: a trace of its own (not under the experiment's task span), and outside
+        # phoenix-client's span capture, which would move the spans into the experiment's project
+        error = contextvars.Context().run(self._invoke, agent_input(value), config)
         facts = self._facts(key)
         out = {"run_key": key, "output": facts.output if facts else None, "error": error or (facts.error if facts else None),
                "latency_ms": facts.latency_ms if facts else None, "total_tokens": facts.total_tokens if facts else None,
                "route_path": facts.route_path if facts else [], "tool_calls": facts.tool_calls if facts else [],
                "trace_id": facts.trace_id if facts else None}
         return out
+
+    def _invoke(self, value: Any, config: dict) -> Optional[str]:
+        try:
+            self.agent.invoke(value, config=config)
+        except Exception as err:  # noqa: BLE001 - a failing example is a result, not a crash
+            return f"{type(err).__name__}: {err}"
+        return None
 
     def _facts(self, key: str, wait: float = 2.0) -> Optional[RunFacts]:
         deadline = time.monotonic() + wait

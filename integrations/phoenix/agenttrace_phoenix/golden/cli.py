@@ -93,7 +93,7 @@ def create(name: str, project: Optional[str], path: Optional[str], size: int, si
         raise _Fail(str(err)) from None
     for line in summary(examples):
         click.echo(line)
-    click.echo(f"dataset {name!r} ({dataset.id}, version {dataset.version_id}) in Phoenix at {url}")
+    click.echo(f"dataset {name}: {url}/datasets/{dataset.id}")
 
 
 def _overrides(values: tuple[str, ...]) -> dict[str, str]:

@@ -49,6 +49,8 @@ def create_dataset(client: Any, name: str, examples: Sequence[GoldenExample], de
     """Store ``examples`` as the Phoenix dataset ``name``; returns phoenix-client's Dataset."""
     check_unique(examples, f"suite {name!r}")
     rows = [e.dataset_row() for e in examples]
+    if _exists(client, name):  # Phoenix would add a new version to it
+        raise PhoenixError(f"a Phoenix dataset named {name!r} already exists: choose another suite name")
     try:
         return client.datasets.create_dataset(name=name, inputs=[r[0] for r in rows], outputs=[r[1] for r in rows],
                                               metadata=[r[2] for r in rows], dataset_description=description)
@@ -59,6 +61,20 @@ def create_dataset(client: Any, name: str, examples: Sequence[GoldenExample], de
                            f"{err.response.text.strip()[:200]}") from None
     except httpx.HTTPError as err:
         raise PhoenixError(f"cannot reach Phoenix: {err}") from None
+
+
+def _exists(client: Any, name: str) -> bool:
+    try:
+        client.datasets.get_dataset(dataset=name)
+    except ValueError:
+        return False
+    except httpx.HTTPStatusError as err:
+        if err.response.status_code == 404:
+            return False
+        raise PhoenixError(f"reading dataset {name!r} failed: HTTP {err.response.status_code}") from None
+    except httpx.HTTPError as err:
+        raise PhoenixError(f"cannot reach Phoenix: {err}") from None
+    return True
 
 
 def load_dataset(client: Any, name: str) -> tuple[Any, list[GoldenExample]]:
