@@ -65,7 +65,10 @@ def evaluate_repeats(example: GoldenExample, outputs: Sequence[Mapping[str, Any]
             if match is not None:
                 evals["trajectory_match"] = match
             if text is not None:
-                evals.update(text(prompt, reply, example.reference_output))
+                try:
+                    evals.update(text(prompt, reply, example.reference_output))
+                except Exception:  # noqa: BLE001 - a scorer failure leaves these scores absent, not 0
+                    pass
             evals.update(run_judges(dict(judges), prompt, reply, example.reference_output))
             fmt = format_check(reply, example.metadata)
             if fmt is not None:
