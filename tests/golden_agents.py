@@ -43,3 +43,22 @@ def flaky():
 
 
 not_a_runnable = "not an agent"
+
+
+def hedging_judge():
+    """The judge model of the golden tests' profile file: hedged when the reply says "might"."""
+    from agenttrace.testing import RuleJudgeModel
+
+    return RuleJudgeModel(rules=[(r"(?i)\bmight\b|\bperhaps\b", "hedged", "it hedges")],
+                          default=("confident", "states it plainly"))
+
+
+def hedging_support():
+    """The support bot, hedging its final answer."""
+    def reply(messages):
+        answer = support_reply(messages)
+        if answer.tool_calls:
+            return answer
+        return AIMessage(content="Your order A1 might have shipped; a return might be started.")
+
+    return build_agent(ScriptedChatModel(replies=[reply], model="gpt-4o"))

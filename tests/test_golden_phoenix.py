@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from phoenix.client import Client
 
 import agenttrace
+import agenttrace.testing
 from agenttrace.cli import main
 from agenttrace_phoenix.golden.results import load_run
 from conftest import ask
@@ -182,3 +183,40 @@ def test_bad_input_is_one_line_and_exit_2(phoenix_server, tmp_path, args, messag
     assert result.exit_code == 2, result.output
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.output
+
+
+PROFILES = """
+[judges.hedging]
+builtin = "hedging"
+model = "golden_agents:hedging_judge"
+
+[profiles.replies]
+metrics = ["judge:hedging"]
+
+[[rules]]
+match = { node = "agent" }
+profile = "replies"
+"""
+
+
+@pytest.mark.skipif(not hasattr(agenttrace.testing, "RuleJudgeModel"), reason="needs the judges (agenttrace.metrics.judges)")
+def test_profile_judges_score_every_reply(phoenix_server, tmp_path):
+    name = f"judged-{uuid.uuid4().hex[:6]}"
+    rows = [{"id": "ret-1", "input": "Where is my order A1? I want to return it.",
+             "reference_output": "Your order A1 shipped and a return is started.", "reference_trajectory": REFERENCE}]
+    assert cli("create", name, "--from-file", str(suite_file(tmp_path, rows)), "--phoenix-url", phoenix_server.url).exit_code == 0
+    profiles = tmp_path / "profiles.toml"
+    profiles.write_text(PROFILES)
+    scores = {}
+    for agent in ("support", "hedging_support"):
+        result = cli("run", name, "--agent", f"golden_agents:{agent}", "--repeat", "2", "--run-name", agent,
+                     "--profiles", str(profiles), "--results-dir", str(tmp_path), "--phoenix-url", phoenix_server.url)
+        assert result.exit_code == 0, result.output
+        run = load_run(tmp_path / name / f"{agent}.json")
+        assert run.evaluators["judge.hedging"].kind == "score"
+        reps = run.examples[0].repeats
+        scores[agent] = [(r.scores["judge.hedging"], r.labels["judge.hedging"]) for r in reps]
+        assert all(r.explanations["judge.hedging"] for r in reps)
+        experiment = Client(base_url=phoenix_server.url).experiments.get_experiment(experiment_id=run.phoenix.experiment_id)
+        assert "judge.hedging" in {e.name for e in experiment["evaluation_runs"]}
+    assert scores == {"support": [(1.0, "confident")] * 2, "hedging_support": [(0.0, "hedged")] * 2}
