@@ -145,3 +145,33 @@ def test_run_results_round_trip(tmp_path):
     (tmp_path / "bad.json").write_text('{"schema": "other"}')
     with pytest.raises(ResultsError, match="not a agenttrace.golden.run/1"):
         load_run(tmp_path / "bad.json")
+
+
+def test_pick_covers_every_route_then_fills_strata_preferring_good_runs():
+    from agenttrace_phoenix.golden.select import Candidate, pick, rating
+    from agenttrace_phoenix.golden.spans import RunFacts
+
+    def run(i, agent, segment, route, rated=0):
+        facts = RunFacts(trace_id=f"t{i}", span_id=f"s{i}", agent=agent, end_time=float(i), route_path=route,
+                         tool_calls=[{"name": r, "args": {}} for r in route[:-1]], metadata={"segment": segment})
+        return Candidate(facts, rated)
+
+    common = [run(i, "email", "outdoor", ["tools", "__end__"]) for i in range(10)]
+    rare = run(10, "email", "outdoor", ["tools", "tools", "__end__"])             # seen once
+    other = [run(20 + i, "email", "garden", ["tools", "__end__"]) for i in range(3)]
+    good = run(3, "email", "garden", ["tools", "__end__"], rated=1)               # older, but a person liked it
+    support = [run(40 + i, "support", "-", ["__end__"]) for i in range(2)]
+    chosen = pick(common + [rare] + other + [good] + support, size=4)
+    ids = [c.facts.span_id for c in chosen]
+    assert len(chosen) == 4
+    assert "s10" in ids                                                           # the rare route is covered
+    assert {c.stratum for c in chosen} == {("email", "-", "outdoor"), ("email", "-", "garden"), ("support", "-", "-")}
+    assert "s3" in ids and not {"s20", "s21", "s22"} & set(ids)                   # the good run, not a newer one
+    assert "s9" in ids                                                            # then the newest of the biggest stratum
+    assert [c.facts.span_id for c in pick(common + [rare] + other + [good] + support, size=5)][-1] == "s22"
+    assert len(pick(common, size=3)) == 3 and len(pick(common + [rare], size=1)) == 2   # coverage beats size
+    assert rating([{"annotator_kind": "HUMAN", "result": {"label": "Good"}}]) == 1
+    assert rating([{"annotator_kind": "HUMAN", "result": {"score": 0.2}}]) == -1
+    assert rating([{"annotator_kind": "CODE", "result": {"label": "good"}}]) == 0
+    assert rating([{"annotator_kind": "HUMAN", "result": {"label": "good"}},
+                   {"annotator_kind": "HUMAN", "result": {"label": "bad"}}]) == -1
