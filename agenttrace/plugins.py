@@ -33,6 +33,7 @@ PROVIDERS = {
     (COMMANDS, "drift"): "the whylogs integration: pip install -e integrations/whylogs",
     (COMMANDS, "watch"): "the whylogs integration: pip install -e integrations/whylogs",
     (COMMANDS, "phoenix"): "the Phoenix integration: pip install -e integrations/phoenix",
+    (COMMANDS, "golden"): "the Phoenix integration: pip install -e integrations/phoenix",
     (SCORERS, "langkit"): "the LangKit integration: pip install torch==2.13.0 && pip install -e integrations/langkit",
     (PROFILE_STORES, "whylogs"): "the whylogs integration: pip install -e integrations/whylogs (agenttrace-whylogs)",
     (DEAD_LETTER_STORES, "postgresql"): "the PostgreSQL integration: pip install -e integrations/postgres",

@@ -194,8 +194,8 @@ def is_run_root(record: SpanRecord, parent: Optional[SpanRecord]) -> bool:
     return sc.RUN_ID in record.attributes and (parent is None or sc.RUN_ID not in parent.attributes)
 
 
-def trajectories(records: Iterable[SpanRecord], segment_keys: Sequence[str] = DEFAULT_SEGMENT_KEYS) -> list[Trajectory]:
-    """Group finished spans into runs and compute one :class:`Trajectory` per run root."""
+def run_subtrees(records: Iterable[SpanRecord]) -> list[tuple[SpanRecord, list[SpanRecord]]]:
+    """Group finished spans into runs: (run root, all spans of its run, root included) per run root."""
     by_id = {r.span_id: r for r in records}
     children: dict[str, list[SpanRecord]] = {}
     for r in by_id.values():
@@ -210,8 +210,14 @@ def trajectories(records: Iterable[SpanRecord], segment_keys: Sequence[str] = DE
             node = stack.pop()
             subtree.append(node)
             stack.extend(children.get(node.span_id, ()))
-        out.append(trajectory(r, subtree, segment_keys))
-    return sorted(out, key=lambda t: t.end_time)
+        out.append((r, subtree))
+    return out
+
+
+def trajectories(records: Iterable[SpanRecord], segment_keys: Sequence[str] = DEFAULT_SEGMENT_KEYS) -> list[Trajectory]:
+    """Group finished spans into runs and compute one :class:`Trajectory` per run root."""
+    return sorted((trajectory(root, subtree, segment_keys) for root, subtree in run_subtrees(records)),
+                  key=lambda t: t.end_time)
 
 
 def _ns(value: Any) -> int:
