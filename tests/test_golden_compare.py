@@ -143,3 +143,30 @@ def test_evaluators_and_examples_on_one_side_only_are_noted_not_compared():
     assert result.evaluator("relevance") is None
     assert any("relevance ran only on the base" in n for n in result.notes)
     assert any("only in the candidate" in n and "email-003" in n for n in result.notes)
+
+
+def _run(name: str, hedging: dict, k: int):
+    """A results file's content with one score evaluator: example id -> its k hedging scores."""
+    from agenttrace_phoenix.golden.results import EvaluatorInfo, ExampleResult, RepeatResult, RunResult
+
+    return RunResult(suite="s", run=name, created="", repeats=k, agent="",
+                     evaluators={"judge.hedging": EvaluatorInfo("score", "maximize")},
+                     examples=[ExampleResult(id=i, repeats=[RepeatResult(scores={"judge.hedging": v}) for v in vals])
+                               for i, vals in hedging.items()])
+
+
+def test_with_more_repeats_one_example_regresses_on_its_own_test():
+    """k=8: one example goes from never hedged to always hedged, the others keep their (varied)
+    scores: the suite mean barely moves, the example's own test calls it."""
+    others = {f"e{i}": [1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0, 1.0] for i in range(1, 6)}
+    result = compare(_run("b", {"e0": [1.0] * 8, **others}, 8), _run("c", {"e0": [0.0] * 8, **others}, 8))
+    assert result.evaluator("judge.hedging").verdict == UNCHANGED
+    [found] = result.regressed_examples
+    assert (found.example_id, found.basis) == ("e0", "example") and found.q_value < 0.05
+    assert result.regressions == 1
+
+
+def test_with_three_repeats_one_example_alone_is_not_enough():
+    others = {f"e{i}": [1.0, 0.0, 1.0] for i in range(1, 6)}
+    result = compare(_run("b", {"e0": [1.0] * 3, **others}, 3), _run("c", {"e0": [0.0] * 3, **others}, 3))
+    assert result.regressions == 0 and result.regressed_examples == []

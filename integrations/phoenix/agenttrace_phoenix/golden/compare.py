@@ -57,7 +57,7 @@ class ExampleChange:
     kind: str
     base: list
     candidate: list
-    p_value: float
+    p_value: Optional[float]                            # None: nothing to test
     q_value: float = 1.0
     verdict: str = UNCHANGED
     basis: str = ""            # "example" (its own test) | "suite" (its evaluator regressed/improved overall)
@@ -82,7 +82,7 @@ class EvaluatorChange:
     base_interval: tuple = (math.nan, math.nan)        # 95% t-interval over the per-example means
     candidate_interval: tuple = (math.nan, math.nan)
     shift_sd: Optional[float] = None                    # (candidate - base) / baseline SD
-    p_value: float = 1.0
+    p_value: Optional[float] = None                     # None: no example changed
     q_value: float = 1.0
     examples: int = 0                                   # examples with values in both runs
     verdict: str = UNCHANGED
@@ -162,9 +162,10 @@ def pass_k(example: ExampleResult, pass_evaluators: dict) -> list:
 # --- tests ------------------------------------------------------------------------------------
 
 
-def example_p_value(kind: str, base: list, candidate: list) -> float:
+def example_p_value(kind: str, base: list, candidate: list) -> Optional[float]:
+    """None when there is nothing to test (no values, or every value the same on both sides)."""
     if not base or not candidate or (len(set(base)) == 1 and set(base) == set(candidate)):
-        return 1.0
+        return None
     if kind == PASS:
         bp, cp = sum(v >= 1.0 for v in base), sum(v >= 1.0 for v in candidate)
         table = [[bp, cp], [len(base) - bp, len(candidate) - cp]]
@@ -176,11 +177,12 @@ def example_p_value(kind: str, base: list, candidate: list) -> float:
     return 1.0 if not math.isfinite(p) else float(p)
 
 
-def paired_p_value(base_means: list, candidate_means: list) -> float:
-    """Paired permutation test of the mean per-example change (signs flipped at random)."""
+def paired_p_value(base_means: list, candidate_means: list) -> Optional[float]:
+    """Paired permutation test of the mean per-example change (signs flipped at random); None
+    when no example changed."""
     d = np.asarray(candidate_means) - np.asarray(base_means)
     if len(d) == 0 or np.all(d == 0):
-        return 1.0
+        return None
     res = stats.permutation_test((np.asarray(base_means), np.asarray(candidate_means)),
                                  lambda x, y, axis: np.mean(y - x, axis=axis), permutation_type="samples",
                                  vectorized=True, n_resamples=PERMUTATIONS, alternative="two-sided", random_state=0)
@@ -188,7 +190,12 @@ def paired_p_value(base_means: list, candidate_means: list) -> float:
 
 
 def adjust(p_values: list) -> list:
-    return list(stats.false_discovery_control(p_values, method="bh")) if p_values else []
+    """Benjamini–Hochberg over the tests that could reject: a p-value of None (no change at all
+    to test, e.g. both runs passed every repeat) stays 1 and does not count (Tarone's point for
+    discrete tests: a test that cannot reject only costs power)."""
+    tested = [p for p in p_values if p is not None]
+    q = iter(stats.false_discovery_control(tested, method="bh")) if tested else iter(())
+    return [1.0 if p is None else float(next(q)) for p in p_values]
 
 
 def interval(means: list) -> tuple:

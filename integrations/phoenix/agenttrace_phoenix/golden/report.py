@@ -33,6 +33,10 @@ def shift(value: Optional[float]) -> str:
     return ("+inf" if value > 0 else "-inf") if math.isinf(value) else f"{value:+.2f}"
 
 
+def pval(value: Optional[float]) -> str:
+    return "–" if value is None else f"{value:.3g}"
+
+
 def label(name: str) -> str:
     return "pass^k" if name == PASS_K else name
 
@@ -110,7 +114,7 @@ def markdown(comparison: Comparison, gates: Sequence = (), url: Optional[str] = 
     for e in c.evaluators:
         ci = lambda m, i: f"{num(m)} ({num(i[0])}–{num(i[1])})"  # noqa: E731
         out.append(f"| {label(e.name)} | {e.kind} | {ci(e.base_mean, e.base_interval)} | "
-                   f"{ci(e.candidate_mean, e.candidate_interval)} | {shift(e.shift_sd)} | {e.p_value:.3g} | "
+                   f"{ci(e.candidate_mean, e.candidate_interval)} | {shift(e.shift_sd)} | {pval(e.p_value)} | "
                    f"{e.q_value:.3g} | {'**regressed**' if e.verdict == REGRESSED else e.verdict} |")
     if c.refusal_rate[0] is not None:
         out += ["", f"Refusal rate: {num(c.refusal_rate[0])} → {num(c.refusal_rate[1])}"]

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from .compare import Comparison
-from .report import label, num, run_line, shift
+from .report import label, num, pval, run_line, shift
 
 COLOURS = {"regressed": "#c62828", "improved": "#2e7d32", "unchanged": "#555555"}
 _CSS = """
@@ -54,6 +54,8 @@ def evaluators_plot(comparison: Comparison) -> Optional[str]:
             lo, hi = ci
             err = [[mean - lo], [hi - mean]] if all(map(math.isfinite, (lo, hi))) else None
             ax.errorbar([x], [mean], yerr=err, fmt="o", color=c, capsize=4)
+        if e.kind == "pass":
+            ax.set_ylim(-0.05, 1.05)
         ax.set_xticks([0, 1], ["base", "candidate"])
         ax.set_xlim(-0.6, 1.6)
         ax.set_title(f"{label(e.name)}\n{e.verdict}, shift {shift(e.shift_sd)} SD", fontsize=9, color=colour)
@@ -72,7 +74,7 @@ def _table(comparison: Comparison) -> str:
         ci = lambda m, i: f"{num(m)} <span class=meta>({num(i[0])}–{num(i[1])})</span>"  # noqa: E731
         rows.append(f"<tr><td>{_e(label(e.name))}</td><td>{_e(e.kind)}</td><td class=num>{ci(e.base_mean, e.base_interval)}</td>"
                     f"<td class=num>{ci(e.candidate_mean, e.candidate_interval)}</td><td class=num>{_e(shift(e.shift_sd))}</td>"
-                    f"<td class=num>{e.p_value:.3g}</td><td class=num>{e.q_value:.3g}</td>"
+                    f"<td class=num>{pval(e.p_value)}</td><td class=num>{e.q_value:.3g}</td>"
                     f"<td class={_e(e.verdict)}>{_e(e.verdict)}</td></tr>")
     return ("<table><thead><tr><th>evaluator</th><th>kind</th><th>base (95% CI)</th><th>candidate (95% CI)</th>"
             "<th>shift (baseline SD)</th><th>p</th><th>q (BH)</th><th>verdict</th></tr></thead><tbody>"
