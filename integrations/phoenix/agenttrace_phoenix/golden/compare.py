@@ -221,8 +221,56 @@ def _verdict(delta_good: float, significant: bool, big_enough: bool) -> str:
 # --- the comparison ---------------------------------------------------------------------------
 
 
+def _suite_changes(rows: list, result: Comparison) -> list:
+    """Per evaluator: means, intervals, the shift in baseline SD, the paired test; then the
+    verdicts once the p-values are adjusted. ``result.base_sd`` is filled on the way."""
+    changes = []
+    for ev, per_example in rows:
+        base_all = [v for _, bv, _ in per_example for v in bv]
+        cand_all = [v for _, _, cv in per_example for v in cv]
+        both = [(bv, cv) for _, bv, cv in per_example if bv and cv]
+        sd = result.base_sd[ev.name] = float(np.std(base_all, ddof=1)) if len(base_all) > 1 else 0.0
+        change = EvaluatorChange(ev.name, ev.kind, ev.direction, float(np.mean(base_all)) if base_all else None,
+                                 float(np.mean(cand_all)) if cand_all else None, examples=len(both))
+        if both:
+            bm, cm = [float(np.mean(b)) for b, _ in both], [float(np.mean(c)) for _, c in both]
+            change.base_interval, change.candidate_interval = interval(bm), interval(cm)
+            change.p_value = paired_p_value(bm, cm)
+        if change.base_mean is not None and change.candidate_mean is not None:
+            diff = change.candidate_mean - change.base_mean
+            change.shift_sd = diff / sd if sd > 0 else (0.0 if diff == 0 else math.copysign(math.inf, diff))
+        changes.append((ev, change, per_example))
+    for (_, change, _), q in zip(changes, adjust([c.p_value for _, c, _ in changes])):
+        change.q_value = q
+        if change.shift_sd is not None:
+            big = change.kind == PASS or abs(change.shift_sd) >= result.min_effect_sd
+            change.verdict = _verdict(-change.bad_shift, q < result.alpha, big)
+    return changes
+
+
+def _example_changes(changes: list, result: Comparison) -> list:
+    """Per example and evaluator: the exact test across the repeats, adjusted over all of them;
+    an example also takes its evaluator's suite-level verdict when it moved that way by the
+    minimum effect (basis "suite")."""
+    tested = [(ev, overall, ExampleChange(example_id, ev.name, ev.kind, bv, cv, example_p_value(ev.kind, bv, cv)))
+              for ev, overall, per_example in changes for example_id, bv, cv in per_example if bv and cv]
+    out = []
+    for (ev, overall, ex), q in zip(tested, adjust([x.p_value for _, _, x in tested])):
+        ex.q_value = q
+        diff = ex.candidate_mean - ex.base_mean
+        big = ev.kind == PASS or _big_enough(diff, result.base_sd[ev.name], result.min_effect_sd)
+        ex.verdict = _verdict(ev.sign * diff, q < result.alpha, big)
+        ex.basis = "example" if ex.verdict != UNCHANGED else ""
+        if ex.verdict == UNCHANGED and overall.verdict != UNCHANGED \
+                and _verdict(ev.sign * diff, True, big) == overall.verdict:
+            ex.verdict, ex.basis = overall.verdict, "suite"
+        out.append(ex)
+    return out
+
+
 def compare(base: RunResult, candidate: RunResult, *, alpha: float = ALPHA,
             min_effect_sd: float = MIN_EFFECT_SD) -> Comparison:
+    """Compare the candidate run with the base run (see the module's doc for the tests)."""
     from .compare_evidence import evidence_of
 
     result = Comparison(base, candidate, alpha, min_effect_sd)
@@ -237,51 +285,12 @@ def compare(base: RunResult, candidate: RunResult, *, alpha: float = ALPHA,
     rows = [(e, [(b.id, values(b, e.name), values(c, e.name)) for b, c in paired]) for e in evaluators]
     rows.append((Evaluator(PASS_K, PASS), [(b.id, pass_k(b, passes), pass_k(c, passes)) for b, c in paired]))
 
-    changes, sds = [], result.base_sd
-    for ev, per_example in rows:
-        base_all = [v for _, bv, _ in per_example for v in bv]
-        cand_all = [v for _, _, cv in per_example for v in cv]
-        both = [(bv, cv) for _, bv, cv in per_example if bv and cv]
-        sd = float(np.std(base_all, ddof=1)) if len(base_all) > 1 else 0.0
-        sds[ev.name] = sd
-        change = EvaluatorChange(ev.name, ev.kind, ev.direction, float(np.mean(base_all)) if base_all else None,
-                                 float(np.mean(cand_all)) if cand_all else None, examples=len(both))
-        if both:
-            bm, cm = [float(np.mean(b)) for b, _ in both], [float(np.mean(c)) for _, c in both]
-            change.base_interval, change.candidate_interval = interval(bm), interval(cm)
-            change.p_value = paired_p_value(bm, cm)
-        if change.base_mean is not None and change.candidate_mean is not None:
-            diff = change.candidate_mean - change.base_mean
-            change.shift_sd = diff / sd if sd > 0 else (0.0 if diff == 0 else math.copysign(math.inf, diff))
-        changes.append((ev, change, per_example))
-    for (_, change, _), q in zip(changes, adjust([c.p_value for _, c, _ in changes])):
-        change.q_value = float(q)
-        if change.shift_sd is not None:
-            big = change.kind == PASS or abs(change.shift_sd) >= min_effect_sd
-            change.verdict = _verdict(-change.bad_shift, change.q_value < alpha, big)
-        result.evaluators.append(change)
-
-    example_changes = []
-    for ev, change, per_example in changes:
-        for example_id, bv, cv in per_example:
-            if bv and cv:
-                example_changes.append((ev, change, ExampleChange(example_id, ev.name, ev.kind, bv, cv,
-                                                                   example_p_value(ev.kind, bv, cv))))
-    for (ev, overall, ex), q in zip(example_changes, adjust([x.p_value for _, _, x in example_changes])):
-        ex.q_value = float(q)
-        delta_good = ev.sign * (ex.candidate_mean - ex.base_mean)
-        big = ev.kind == PASS or _big_enough(ex.candidate_mean - ex.base_mean, sds[ev.name], min_effect_sd)
-        ex.verdict = _verdict(delta_good, ex.q_value < alpha, big)
-        ex.basis = "example" if ex.verdict != UNCHANGED else ""
-        if ex.verdict == UNCHANGED and overall.verdict != UNCHANGED:
-            ex.verdict = _verdict(delta_good, True, big)
-            if ex.verdict != overall.verdict:
-                ex.verdict = UNCHANGED
-            ex.basis = "suite" if ex.verdict != UNCHANGED else ""
+    changes = _suite_changes(rows, result)
+    result.evaluators = [change for _, change, _ in changes]
+    result.examples = _example_changes(changes, result)
+    for ex in result.examples:
         if ex.verdict != UNCHANGED:
             ex.evidence = evidence_of(candidate, ex)
-        result.examples.append(ex)
-
     if REFUSAL in {e.name for e in evaluators}:
         r = result.evaluator(REFUSAL)
         result.refusal_rate = tuple(None if m is None else 1.0 - m for m in (r.base_mean, r.candidate_mean))

@@ -87,8 +87,9 @@ def terminal_text(comparison: Comparison, gates: Sequence = (), url: Optional[st
     if gates:
         lines += ["", "gates:"]
         for g in gates:
-            lines.append(_clip(f"  {'PASS' if g.passed else 'FAIL'}  {g.gate}  (value {num(g.value)})"
-                               + (f"  {g.detail}" if g.detail else ""), 80))
+            lines.append(_clip(f"  {'PASS' if g.passed else 'FAIL'}  {g.gate}  (value {num(g.value)})", 80))
+            if g.detail and not g.passed:
+                lines.append("    " + _clip(g.detail, 76))
     for note in c.notes:
         lines.append(_clip(f"note: {note}", 80))
     lines += ["", f"regressions: {c.regressions} (alpha {c.alpha:g}, min effect {c.min_effect_sd:g} SD)"]
