@@ -170,3 +170,11 @@ def test_with_three_repeats_one_example_alone_is_not_enough():
     others = {f"e{i}": [1.0, 0.0, 1.0] for i in range(1, 6)}
     result = compare(_run("b", {"e0": [1.0] * 3, **others}, 3), _run("c", {"e0": [0.0] * 3, **others}, 3))
     assert result.regressions == 0 and result.regressed_examples == []
+
+
+def test_a_better_candidate_is_improved_not_regressed(changed):
+    base_path, cand_path, _ = changed
+    run = cli(str(cand_path), str(base_path), "--gate", "regressions<=0", "--max-score-shift", "0.15")
+    assert run.exit_code == 0, run.output
+    assert "regressed examples: 0 (none)" in run.output
+    assert re.search(r"improved: [1-9]\d* example\(s\), \d+ evaluator\(s\) \(judge\.hedging, ", run.output)

@@ -54,6 +54,12 @@ def phoenix_compare_url(comparison: Comparison) -> Optional[str]:
     return f"{b.url.rstrip('/')}/datasets/{quote(str(b.dataset_id), safe='')}/compare?{query}"
 
 
+def improved_line(comparison: Comparison) -> str:
+    evaluators = [e.name for e in comparison.evaluators if e.verdict == "improved"]
+    examples = sum(1 for x in comparison.examples if x.verdict == "improved")
+    return f"{examples} example(s), {len(evaluators)} evaluator(s){' (' + ', '.join(evaluators) + ')' if evaluators else ''}"
+
+
 def run_line(role: str, run) -> str:
     overrides = ", ".join(f"{k}={v}" for k, v in (run.model_overrides or {}).items())
     return (f"{role}: {run.suite}/{run.run} ({run.created or 'no date'}, k={run.repeats}, {len(run.examples)} examples"
@@ -92,7 +98,8 @@ def terminal_text(comparison: Comparison, gates: Sequence = (), url: Optional[st
                 lines.append("    " + _clip(g.detail, 76))
     for note in c.notes:
         lines.append(_clip(f"note: {note}", 80))
-    lines += ["", f"regressions: {c.regressions} (alpha {c.alpha:g}, min effect {c.min_effect_sd:g} SD)"]
+    lines += ["", f"regressions: {c.regressions} (alpha {c.alpha:g}, min effect {c.min_effect_sd:g} SD)",
+              _clip(f"improved: {improved_line(c)}", 80)]
     lines.append(f"Phoenix comparison: {url}" if url else "Phoenix comparison: none (not experiments of one dataset)")
     return "\n".join(lines) + "\n"
 
@@ -106,7 +113,7 @@ def markdown(comparison: Comparison, gates: Sequence = (), url: Optional[str] = 
     out = [f"# Golden comparison: {c.base.suite}", "", f"- {run_line('base', c.base)}",
            f"- {run_line('candidate', c.candidate)}",
            f"- regressions: **{c.regressions}** (false discovery rate {c.alpha:g}, minimum effect "
-           f"{c.min_effect_sd:g} baseline SD)"]
+           f"{c.min_effect_sd:g} baseline SD)", f"- improved: {improved_line(c)}"]
     if url:
         out.append(f"- [Phoenix: the two experiments compared]({url})")
     out += ["", "## Evaluators", "",
