@@ -178,3 +178,15 @@ def test_a_better_candidate_is_improved_not_regressed(changed):
     assert run.exit_code == 0, run.output
     assert "regressed examples: 0 (none)" in run.output
     assert re.search(r"improved: [1-9]\d* example\(s\), \d+ evaluator\(s\) \(judge\.hedging, ", run.output)
+
+
+def test_max_score_shift_leaves_out_the_excluded_evaluators(changed):
+    base_path, cand_path, _ = changed
+    excluded = ["--shift-exclude", "judge.hedging", "--shift-exclude", "judge.urgency_kept", "--shift-exclude",
+                "relevance", "--max-score-shift", "0.15"]
+    run = cli(str(base_path), str(cand_path), *excluded)
+    assert run.exit_code == 1 and "total_tokens +1.05 SD the bad way" in run.output      # still the tokens
+    assert "judge.hedging +" not in run.output
+    assert cli(str(base_path), str(cand_path), *excluded, "--shift-exclude", "total_tokens").exit_code == 0
+    bad = CliRunner().invoke(compare_command, [str(base_path), str(cand_path), "--shift-exclude", "judge.tone"])
+    assert bad.exit_code == 2 and bad.stderr.count("\n") == 1

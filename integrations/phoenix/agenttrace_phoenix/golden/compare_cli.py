@@ -35,6 +35,9 @@ def _bad_input(message: str) -> None:
 @click.option("--max-score-shift", type=click.FloatRange(min=0), default=None, metavar="SD",
               help="Fail when a score evaluator's mean moved the bad way by this many baseline SD or more "
                    "(and the move is significant), e.g. 0.15.")
+@click.option("--shift-exclude", multiple=True, metavar="EVALUATOR",
+              help="A score evaluator --max-score-shift leaves out (e.g. latency_ms, which follows the machine's "
+                   "load). Repeatable.")
 @click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=cmp.ALPHA,
               show_default=True, help="False discovery rate of the regression tests (Benjamini–Hochberg).")
 @click.option("--min-effect", type=click.FloatRange(min=0), default=cmp.MIN_EFFECT_SD, show_default=True,
@@ -48,7 +51,7 @@ def _bad_input(message: str) -> None:
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the comparison as JSON here.")
 def compare(base: str, candidate: str, suite: Optional[str], results_dir: Path, gates: tuple,
-            max_score_shift: Optional[float], alpha: float, min_effect: float, fail_on: str,
+            max_score_shift: Optional[float], shift_exclude: tuple, alpha: float, min_effect: float, fail_on: str,
             markdown_path: Optional[Path], html_path: Optional[Path], json_path: Optional[Path]) -> None:
     """Compare the golden run CANDIDATE with the baseline run BASE (file paths, or run names with
     --suite): per evaluator and per example improved / regressed / unchanged, tested across the
@@ -61,7 +64,7 @@ def compare(base: str, candidate: str, suite: Optional[str], results_dir: Path, 
         parsed = [parse_gate(g) for g in gates]
         runs = [load_run(r, suite=suite, results_dir=results_dir) for r in (base, candidate)]
         result = cmp.compare(*runs, alpha=alpha, min_effect_sd=min_effect)
-        gate_results = evaluate_gates(result, parsed, max_score_shift)
+        gate_results = evaluate_gates(result, parsed, max_score_shift, shift_exclude)
     except (GateError, ResultsError) as err:
         return _bad_input(str(err))
     url = phoenix_compare_url(result)

@@ -71,11 +71,15 @@ def gate_value(comparison: Comparison, name: str) -> Optional[float]:
     return None if change is None else change.candidate_mean
 
 
-def evaluate_gates(comparison: Comparison, gates: Sequence[Gate],
-                   max_score_shift: Optional[float] = None) -> list:
-    """A result per gate (and one for ``max_score_shift`` when given). Names are checked first:
-    :class:`GateError` for an unknown one."""
+def evaluate_gates(comparison: Comparison, gates: Sequence[Gate], max_score_shift: Optional[float] = None,
+                   shift_exclude: Sequence[str] = ()) -> list:
+    """A result per gate (and one for ``max_score_shift`` when given, over the score evaluators
+    not in ``shift_exclude``). Names are checked first: :class:`GateError` for an unknown one."""
     check_names(gates, comparison)
+    known = gate_names(comparison)
+    for name in shift_exclude:
+        if name not in known:
+            raise GateError(f"--shift-exclude {name}: unknown evaluator (known: {', '.join(n for n in known if n not in SPECIAL)})")
     out = []
     for g in gates:
         value = gate_value(comparison, g.name)
@@ -85,7 +89,8 @@ def evaluate_gates(comparison: Comparison, gates: Sequence[Gate],
             out.append(GateResult(str(g), value, OPS[g.op](value, g.threshold)))
     if max_score_shift is not None:
         moved = [(e.bad_shift, e.name) for e in comparison.evaluators
-                 if e.kind == SCORE and e.bad_shift is not None and e.q_value < comparison.alpha]
+                 if e.kind == SCORE and e.name not in shift_exclude and e.bad_shift is not None
+                 and e.q_value < comparison.alpha]
         bad = sorted([m for m in moved if m[0] >= max_score_shift], reverse=True)
         worst = max((s for s, _ in moved), default=0.0)
         detail = (", ".join(f"{name} {s:+.2f} SD the bad way" for s, name in bad) if bad
