@@ -4,8 +4,8 @@ Two runs of the same model differ: the agent samples, the judge samples. A chang
 regression only when a test across the repeats says it is unlikely to be noise:
 
 - per example and evaluator, the k repeats of the base against those of the candidate: pass
-  evaluators by Boschloo's exact test on the pass counts, score evaluators by the Mann–Whitney U
-  test plus a minimum effect (``min_effect_sd`` baseline standard deviations); the p-values of all
+  evaluators by Boschloo's exact test on the pass counts, score evaluators by a permutation test
+  of the difference of means (exact for small k) plus a minimum effect (``min_effect_sd`` baseline standard deviations); the p-values of all
   examples × evaluators are adjusted by Benjamini–Hochberg (false discovery rate ``alpha``);
 - per evaluator (suite level), the per-example means paired across examples, by a paired
   permutation test (the sign of each example's change flipped at random), the evaluators'
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import Optional
 
 import numpy as np
 from scipy import stats
@@ -173,7 +173,10 @@ def example_p_value(kind: str, base: list, candidate: list) -> Optional[float]:
             return 1.0
         p = stats.boschloo_exact(table, alternative="two-sided").pvalue
     else:
-        p = stats.mannwhitneyu(base, candidate, alternative="two-sided").pvalue
+        p = stats.permutation_test((np.asarray(base), np.asarray(candidate)),
+                                   lambda x, y, axis: np.mean(y, axis=axis) - np.mean(x, axis=axis),
+                                   permutation_type="independent", vectorized=True, n_resamples=PERMUTATIONS,
+                                   alternative="two-sided", random_state=0).pvalue
     return 1.0 if not math.isfinite(p) else float(p)
 
 
