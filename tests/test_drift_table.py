@@ -60,6 +60,8 @@ def findings_block(out: str) -> list[list[str]]:
             blocks.append([line])
         elif blocks and line.startswith("   ") and line.strip():
             blocks[-1].append(line)
+        elif line.startswith("golden suite for "):
+            break  # the golden suite commands follow the table
     return blocks
 
 

@@ -16,6 +16,7 @@ Suites come from the ``[golden]`` table of the agenttrace config file (``agenttr
     repeat = 3                                 # golden run --repeat
     gates = ["trajectory_match>=0.9"]          # golden compare --gate (repeatable)
     max_score_shift = 0.15                     # golden compare --max-score-shift
+    profiles = "profiles.toml"                 # golden run --profiles: the file whose [judges.*] score the replies
 
 Without a configured suite that matches, the commands have placeholders (``<suite>``,
 ``<module:factory>``). ``agenttrace drift --run-golden`` runs them (:func:`run_commands`) through
@@ -38,7 +39,7 @@ from .cli_common import BadInput, read_toml
 
 CONFIG_ENV = "AGENTTRACE_CONFIG"
 DEFAULT_CONFIG = Path("agenttrace.toml")
-KEYS = {"agent", "match", "repeat", "gates", "max_score_shift"}
+KEYS = {"agent", "match", "repeat", "gates", "max_score_shift", "profiles"}
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class GoldenSuite:
     repeat: int = 3
     gates: tuple[str, ...] = ()
     max_score_shift: Optional[float] = None
+    profiles: Optional[str] = None
 
     def matches(self, segments: Mapping[str, Any]) -> bool:
         """Whether the change shows in one of ``match``'s segment values (``{"agent=x": runs, ...}``),
@@ -94,7 +96,11 @@ def _suite(name: str, table: Any, path: Path) -> GoldenSuite:
     shift = table.get("max_score_shift")
     if shift is not None and (not isinstance(shift, (int, float)) or isinstance(shift, bool) or shift <= 0):
         raise BadInput(f"--config: max_score_shift in {where} must be a positive number, got {shift!r}")
-    return GoldenSuite(name, agent, dict(match), repeat, tuple(gates), None if shift is None else float(shift))
+    profiles = table.get("profiles")
+    if profiles is not None and not isinstance(profiles, str):
+        raise BadInput(f"--config: profiles in {where} must be a file path, got {profiles!r}")
+    return GoldenSuite(name, agent, dict(match), repeat, tuple(gates), None if shift is None else float(shift),
+                       profiles)
 
 
 def run_name(alias: str, version: str) -> str:
@@ -110,7 +116,9 @@ def suite_commands(alias: str, old: str, new: str, suite: Optional[GoldenSuite])
     repeat = str(suite.repeat if suite else 3)
     base, cand = run_name(alias, old), run_name(alias, new)
     runs = [["agenttrace", "golden", "run", name, "--agent", agent, "--repeat", repeat,
-             "--model-override", f"{alias}={version}", "--run-name", run] for version, run in ((old, base), (new, cand))]
+             "--model-override", f"{alias}={version}", "--run-name", run]
+            + (["--profiles", suite.profiles] if suite and suite.profiles else [])
+            for version, run in ((old, base), (new, cand))]
     compare = ["agenttrace", "golden", "compare", base, cand, "--suite", name]
     for gate in suite.gates if suite else ():
         compare += ["--gate", gate]
