@@ -99,11 +99,11 @@ def reachable(endpoint: str, timeout: float = 0.5) -> bool:
 
 
 def light_only(profiles: ProfileSet) -> ProfileSet:
-    """The same profiles and rules without the metrics that need LangKit."""
+    """The same profiles, rules and judges without the metrics that need LangKit."""
     def strip(p):
-        return dataclasses.replace(p, metrics=tuple(m for m in p.metrics if m in LIGHT_METRICS),
+        return dataclasses.replace(p, metrics=tuple(m for m in p.metrics if m in LIGHT_METRICS or m.startswith("judge:")),
                                    thresholds={k: v for k, v in p.thresholds.items() if k in LIGHT_METRICS})
-    return ProfileSet({name: strip(p) for name, p in profiles.profiles.items()}, list(profiles.rules))
+    return dataclasses.replace(profiles, profiles={name: strip(p) for name, p in profiles.profiles.items()})
 
 
 def metric_profiles(source: Union[str, Path, Mapping, ProfileSet], heavy: bool = True) -> tuple[ProfileSet, str]:
