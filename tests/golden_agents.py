@@ -62,3 +62,11 @@ def hedging_support():
         return AIMessage(content="Your order A1 might have shipped; a return might be started.")
 
     return build_agent(ScriptedChatModel(replies=[reply], model="gpt-4o"))
+
+
+def broken():
+    """An agent whose model fails on every call."""
+    def reply(messages):
+        raise RuntimeError("provider unavailable")
+
+    return build_agent(ScriptedChatModel(replies=[reply], model="gpt-4o"))

@@ -220,3 +220,17 @@ def test_profile_judges_score_every_reply(phoenix_server, tmp_path):
         experiment = Client(base_url=phoenix_server.url).experiments.get_experiment(experiment_id=run.phoenix.experiment_id)
         assert "judge.hedging" in {e.name for e in experiment["evaluation_runs"]}
     assert scores == {"support": [(1.0, "confident")] * 2, "hedging_support": [(0.0, "hedged")] * 2}
+
+
+def test_a_failing_agent_is_a_failed_result_not_a_crash(phoenix_server, tmp_path):
+    name = f"broken-{uuid.uuid4().hex[:6]}"
+    rows = [{"id": "ret-1", "input": "Where is my order A1?", "reference_output": "Shipped.", "reference_trajectory": REFERENCE}]
+    assert cli("create", name, "--from-file", str(suite_file(tmp_path, rows)), "--phoenix-url", phoenix_server.url).exit_code == 0
+    result = cli("run", name, "--agent", "golden_agents:broken", "--repeat", "2", "--run-name", "r",
+                 "--results-dir", str(tmp_path), "--phoenix-url", phoenix_server.url)
+    assert result.exit_code == 0, result.output
+    reps = load_run(tmp_path / name / "r.json").examples[0].repeats
+    assert [r.error for r in reps] == ["RuntimeError: provider unavailable"] * 2
+    assert [r.scores["trajectory_match"] for r in reps] == [0.0, 0.0]
+    assert not {"relevance", "refusal", "semantic_similarity", "format"} & set(reps[0].scores)  # absent, not 0
+    assert "trajectory_match         pass rate   0.0%  (0/2 runs)" in result.stdout
