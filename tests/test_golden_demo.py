@@ -1,5 +1,5 @@
-"""The demo's golden suite against a real Phoenix: a reduced demo (the e-mail agent, 60 runs over 12
-simulated days, the alias update 4 days before the end), a suite of its runs from before the update,
+"""The demo's golden suite against a real Phoenix: a reduced demo (the e-mail agent only: its 120 runs
+over 37 simulated days, the alias update 5 days before the end, light metrics and the judges), a suite of its runs from before the update,
 `golden compare` of the new version against the old flagging hedging and softened urgency (exit 1),
 and `agenttrace drift --run-golden` running the suite's commands (k=1). Also: the demo's judges
 score about 15% of the e-mail replies."""
@@ -28,13 +28,13 @@ def demo(phoenix_server, phoenix_store, tmp_path_factory):
 
     project = f"golden-demo-{uuid.uuid4().hex[:8]}"
     store = tmp_path_factory.mktemp("golden-demo") / "profiles"
-    until = (datetime.now(timezone.utc) - timedelta(days=4, minutes=5)).strftime("%Y-%m-%dT%H:%M:%S")
-    summary = run_demo(["email"], counts={"email": 60}, days=12, switch_at=8 / 12, project=project,
+    until = (datetime.now(timezone.utc) - timedelta(days=5, minutes=5)).strftime("%Y-%m-%dT%H:%M:%S")
+    summary = run_demo(["email"], counts={"email": 120}, days=37, switch_at=32 / 37, project=project,
                        endpoint=phoenix_server.otlp_http_endpoint, protocol="http/protobuf", profile_store=store,
                        heavy_metrics=False, progress=False, profiles=DEFAULT_PROFILES)
     phoenix_store.wait_for_spans(project, summary.spans, timeout=120)
     suite = f"email-suite-{uuid.uuid4().hex[:8]}"
-    result = golden("create", suite, "--from-phoenix", project, "--agent", "email-personalizer", "--size", "12",
+    result = golden("create", suite, "--from-phoenix", project, "--agent", "email-personalizer", "--size", "24",
                     "--until", until, "--phoenix-url", phoenix_server.url)
     assert result.exit_code == 0, result.output
     return {"project": project, "store": store, "suite": suite}
@@ -85,8 +85,7 @@ def test_drift_run_golden_runs_the_suite_on_both_versions(demo, phoenix_server, 
         f'[golden.suites.{demo["suite"]}]\nagent = "{AGENT}"\nmatch = {{ agent = "email-personalizer" }}\n'
         f'repeat = 1\nprofiles = "{DEFAULT_PROFILES}"\ngates = ["judge.urgency_kept>=0.9"]\n')
     result = CliRunner().invoke(main, ["drift", "--no-progress", "--store", str(demo["store"]), "--no-reports",
-                                       "--fail-on", "never", "--baseline-days", "8", "--current-days", "4",
-                                       "--min-rows", "5", "--run-golden"], catch_exceptions=False)
+                                       "--fail-on", "never", "--run-golden"], catch_exceptions=False)
     out = result.output
     assert f"$ agenttrace golden run {demo['suite']} --agent {AGENT} --repeat 1 --model-override gpt-4o-mini={OLD}" in out
     assert f"$ agenttrace golden compare {OLD} {NEW} --suite {demo['suite']} --gate 'judge.urgency_kept>=0.9'" in out
