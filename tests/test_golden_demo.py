@@ -1,7 +1,7 @@
 """The demo's golden suite against a real Phoenix: a reduced demo (the e-mail agent only: its 120 runs
 over 37 simulated days, the alias update 5 days before the end, light metrics and the judges), a suite of its runs from before the update,
 `golden compare` of the new version against the old flagging hedging and softened urgency (exit 1),
-and `agenttrace drift --run-golden` running the suite's commands (k=1). Also: the demo's judges
+and `agenttrace drift --run-golden` running the suite's commands (k=2: golden compare needs two repeats per example). Also: the demo's judges
 score about 15% of the e-mail replies."""
 
 from __future__ import annotations
@@ -83,11 +83,11 @@ def test_drift_run_golden_runs_the_suite_on_both_versions(demo, phoenix_server, 
     monkeypatch.setenv("PHOENIX_COLLECTOR_ENDPOINT", phoenix_server.url)
     (tmp_path / "agenttrace.toml").write_text(
         f'[golden.suites.{demo["suite"]}]\nagent = "{AGENT}"\nmatch = {{ agent = "email-personalizer" }}\n'
-        f'repeat = 1\nprofiles = "{DEFAULT_PROFILES}"\ngates = ["judge.urgency_kept>=0.9"]\n')
+        f'repeat = 2\nprofiles = "{DEFAULT_PROFILES}"\ngates = ["judge.urgency_kept>=0.9"]\n')
     result = CliRunner().invoke(main, ["drift", "--no-progress", "--store", str(demo["store"]), "--no-reports",
                                        "--fail-on", "never", "--run-golden"], catch_exceptions=False)
     out = result.output
-    assert f"$ agenttrace golden run {demo['suite']} --agent {AGENT} --repeat 1 --model-override gpt-4o-mini={OLD}" in out
+    assert f"$ agenttrace golden run {demo['suite']} --agent {AGENT} --repeat 2 --model-override gpt-4o-mini={OLD}" in out
     assert f"$ agenttrace golden compare {OLD} {NEW} --suite {demo['suite']} --gate 'judge.urgency_kept>=0.9'" in out
     assert "FAIL  judge.urgency_kept>=0.9" in out  # compare's own output, passed through
     assert f"golden suite {demo['suite']} on gpt-4o-mini {OLD} → {NEW}: failed (exit status 1)" in out

@@ -38,14 +38,14 @@ def shell_lines(line: str, width: int) -> list[str]:
 
 def golden_step(findings: Sequence[Any], suites: Sequence[GoldenSuite], run: bool, say: Callable[[str], None]) -> int:
     """0, or 1 when a golden command (a run, or compare's gates) failed, or 2 when ``run`` was asked
-    for a model version change no configured suite matches."""
+    and no configured suite matches any model version change (a change no suite matches is warned about)."""
     causes = [f for f in findings if f.rule == "model_version_change" and f.severity == "alert"
               and (f.current or {}).get("golden_versions")]
     if not causes:
         if run:
             say("--run-golden: no model version change, no golden suite to run")
         return 0
-    status = 0
+    status, ran, unmatched = 0, 0, 0
     for cause in causes:
         alias, old, new = cause.current["golden_versions"]
         say(f"golden suite for {alias}: {old} → {new}")
@@ -58,12 +58,13 @@ def golden_step(findings: Sequence[Any], suites: Sequence[GoldenSuite], run: boo
         if not chosen:
             warn(f"--run-golden: no golden suite matches the change of {alias} (add a [golden.suites.<name>] table "
                  "with agent = \"module:factory\" to agenttrace.toml, or pass --config)")
-            status = max(status, 2)
+            unmatched += 1
             continue
         for suite in chosen:
+            ran += 1
             outcome = run_commands(suite_commands(alias, old, new, suite), say)
             verdict = "passed" if outcome.returncode == 0 else f"failed (exit status {outcome.returncode})"
             say(f"golden suite {suite.name} on {alias} {old} → {new}: {verdict}")
             if outcome.returncode != 0:
                 status = max(status, 1)
-    return status
+    return 2 if run and unmatched and not ran else status
