@@ -190,3 +190,14 @@ def test_max_score_shift_leaves_out_the_excluded_evaluators(changed):
     assert cli(str(base_path), str(cand_path), *excluded, "--shift-exclude", "total_tokens").exit_code == 0
     bad = CliRunner().invoke(compare_command, [str(base_path), str(cand_path), "--shift-exclude", "judge.tone"])
     assert bad.exit_code == 2 and bad.stderr.count("\n") == 1
+
+
+def test_one_repeat_per_example_is_compared_at_suite_level_only():
+    """k=1 (``golden run`` without --repeat): no example has a spread to test on its own, so only
+    the suite's paired test decides; a big change is still a regression, no change is none."""
+    same = {f"e{i}": [1.0 if i % 3 else 0.0] for i in range(12)}
+    assert compare(_run("b", same, 1), _run("c", same, 1)).regressions == 0
+    worse = {f"e{i}": [0.0] for i in range(12)}
+    result = compare(_run("b", {f"e{i}": [1.0] for i in range(12)}, 1), _run("c", worse, 1))
+    assert result.evaluator("judge.hedging").verdict == REGRESSED
+    assert all(found.basis == "suite" for found in result.regressed_examples)

@@ -163,8 +163,9 @@ def pass_k(example: ExampleResult, pass_evaluators: dict) -> list:
 
 
 def example_p_value(kind: str, base: list, candidate: list) -> Optional[float]:
-    """None when there is nothing to test (no values, or every value the same on both sides)."""
-    if not base or not candidate or (len(set(base)) == 1 and set(base) == set(candidate)):
+    """None when there is nothing to test: no values, every value the same on both sides, or a
+    single repeat on a side (k=1 has no spread to test an example on; the suite's test decides)."""
+    if len(base) < 2 or len(candidate) < 2 or (len(set(base)) == 1 and set(base) == set(candidate)):
         return None
     if kind == PASS:
         bp, cp = sum(v >= 1.0 for v in base), sum(v >= 1.0 for v in candidate)
@@ -184,7 +185,7 @@ def paired_p_value(base_means: list, candidate_means: list) -> Optional[float]:
     """Paired permutation test of the mean per-example change (signs flipped at random); None
     when no example changed."""
     d = np.asarray(candidate_means) - np.asarray(base_means)
-    if len(d) == 0 or np.all(d == 0):
+    if len(d) < 2 or np.all(d == 0):
         return None
     res = stats.permutation_test((np.asarray(base_means), np.asarray(candidate_means)),
                                  lambda x, y, axis: np.mean(y - x, axis=axis), permutation_type="samples",
