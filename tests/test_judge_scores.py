@@ -75,3 +75,11 @@ def test_judge_scores_are_llm_annotations_with_label_and_explanation_and_no_revi
     traces.end(1, scores)
     (trow,) = traces.end(1, span_scores(SimpleNamespace(events=[event("judge.hedging", 1.0, "confident")], attributes={})))
     assert trow["annotator_kind"] == "LLM" and trow["result"]["score"] == 0.5 and trow["metadata"]["aggregate"] == "mean"
+
+
+def test_a_judge_floor_flag_is_a_review_annotation_even_without_langkit_scores():
+    span = SimpleNamespace(events=[event("judge.hedging", 0.0, "hedged")],
+                           attributes={sc.REVIEW_REQUIRED: True, sc.REVIEW_REASON: "judge.hedging 0.000 < 0.5 (hedged)"})
+    scores = span_scores(span)
+    assert [s.name for s in scores] == ["judge.hedging", "review"]
+    assert (scores[1].value, scores[1].label, scores[1].explanation) == (1.0, "flagged", "judge.hedging 0.000 < 0.5 (hedged)")

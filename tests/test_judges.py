@@ -310,3 +310,28 @@ def test_judge_strings_pass_the_redaction_hook(provider, exporter):
     assert span.attributes[KEY + ".explanation"] == "the reply [redacted] its claim"
     (event,) = [e for e in span.events if e.attributes.get(sc.EVALUATION_NAME) == "judge.hedging"]
     assert event.attributes[sc.EVALUATION_EXPLANATION] == "the reply [redacted] its claim"
+
+
+def test_a_floor_on_a_judge_score_raises_the_review_flag_beside_langkits(provider, exporter):
+    """``floors = { "judge:hedging" = 0.5 }``: a hedged reply (score 0) is flagged for review with the
+    judge's label in the reason, next to a LangKit floor flag on the same span (neither overwrites
+    the other); a confident reply is not flagged."""
+    class Scorer:
+        metrics = ("relevance",)
+
+        def score(self, pairs, metrics):
+            return [{"relevance": 0.1} for _ in pairs]
+
+    ps = load({"judges": {"hedging": {"builtin": "hedging", "model": "judge_models:hedging_judge"}},
+               "profiles": {"p": {"metrics": ["relevance", "judge:hedging"], "sample_rate": 1.0,
+                                  "floors": {"relevance": 0.3, "judge:hedging": 0.5}}},
+               "rules": [{"match": {"operation": "chat"}, "profile": "p"}]})
+    for reply, flagged in ((HEDGED, True), (CONFIDENT, False)):
+        exporter.clear()
+        engine = MetricsEngine(ps, Scorer(), judges={"hedging": hedging()})
+        agent(reply).invoke(ask(), config={"callbacks": [CallbackHandler(provider, metrics=engine)]})
+        assert engine.flush(10)
+        (span,) = llm_spans(exporter)
+        reason = span.attributes[sc.REVIEW_REASON]
+        assert span.attributes[sc.REVIEW_REQUIRED] is True and "relevance 0.100 < 0.3" in reason
+        assert ("judge.hedging 0.000 < 0.5 (hedged)" in reason) is flagged, reason

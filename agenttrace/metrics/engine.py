@@ -25,7 +25,7 @@ from typing import Any, Mapping, NamedTuple, Optional, Protocol, Sequence
 
 from .. import semconv as sc
 from .judge_worker import JudgeWorker, SpanEnd
-from .judges import build_judges
+from .judges import JUDGE_PREFIX, build_judges
 from .light import light_metrics
 from .profiles import LIGHT_METRICS, REFUSAL_SOURCES, Profile, ProfileSet
 from .sampling import StratifiedSampler
@@ -96,8 +96,9 @@ def _flag(span, profile: Profile, scores: Mapping[str, Optional[float]], window_
         if name not in LIGHT_METRICS or threshold is not None or floor is not None:
             span.add_event(EVALUATION_EVENT, event, timestamp=end_time)
     if reasons:
+        before = (getattr(span, "attributes", None) or {}).get(sc.REVIEW_REASON)  # a judge's, written first
         span.set_attribute(sc.REVIEW_REQUIRED, True)
-        span.set_attribute(sc.REVIEW_REASON, "; ".join(reasons))
+        span.set_attribute(sc.REVIEW_REASON, "; ".join([before, *reasons] if before else reasons))
         window = (end_time // 3_600_000_000_000) * 3600  # hour window, epoch seconds
         for r in reasons:
             window_counts[(window, r.split(" ", 1)[0])] += 1
@@ -131,6 +132,7 @@ class MetricsEngine:
                 judges = build_judges({n: s for n, s in profiles.judges.items() if n in used})
             self.judge_worker = JudgeWorker(judges, profiles.judge_limits, threads=judge_threads,
                                             queue_size=queue_size, capture_content=capture_content)
+            self.judge_worker.review_lock = self._flags_lock  # LangKit's and the judges' flags on one span
         self._judge_profiles: dict[str, Profile] = {}
         missing = profiles.heavy_metrics - set(scorer.metrics if scorer else ())
         if missing:
@@ -167,7 +169,8 @@ class MetricsEngine:
         if judges:
             if end is None:
                 end = SpanEnd(span, end_time, 1)
-            if not self.judge_worker.submit(end, judges, prompt, response):
+            limits = {n: (profile.thresholds.get(JUDGE_PREFIX + n), profile.floors.get(JUDGE_PREFIX + n)) for n in judges}
+            if not self.judge_worker.submit(end, judges, prompt, response, limits):
                 end.done()
         if not heavy:
             return True

@@ -64,6 +64,30 @@ class TokenBucket:
         return False
 
 
+def review_reason(result: JudgeResult, threshold: Optional[float], floor: Optional[float]) -> Optional[str]:
+    """Why a judge's score needs review: above the profile's threshold or below its floor for
+    ``judge:<name>`` (``"judge.hedging 0.000 < 0.5 (hedged)"``); None when it does not, or has no score."""
+    if result.score is None:
+        return None
+    name, score, label = "judge." + result.name, float(result.score), f" ({result.label})" if result.label else ""
+    if threshold is not None and score > threshold:
+        return f"{name} {score:.3f} > {threshold:g}{label}"
+    if floor is not None and score < floor:
+        return f"{name} {score:.3f} < {floor:g}{label}"
+    return None
+
+
+def flag_for_review(span: Any, reasons: list, lock: Any) -> None:
+    """Raise the review flag with ``reasons`` added to any the span already has (the LangKit scores'
+    flags are written by the metric worker on its own thread: both go through ``lock``)."""
+    if not reasons:
+        return
+    with lock:
+        before = (getattr(span, "attributes", None) or {}).get(sc.REVIEW_REASON)
+        span.set_attribute(sc.REVIEW_REQUIRED, True)
+        span.set_attribute(sc.REVIEW_REASON, "; ".join([before, *reasons] if before else reasons))
+
+
 def record(span: Any, result: JudgeResult, end_time: int, capture_content: bool,
            finalize: Callable[[dict], dict] = lambda attrs: attrs) -> None:
     """A judge's result on its span: ``agenttrace.metric.judge.<name>`` (score), ``.label``,
@@ -94,6 +118,7 @@ class _Job:
     names: tuple
     prompt: str
     response: str
+    limits: Mapping[str, tuple] = field(default_factory=dict)  # name -> (threshold, floor) of judge:<name>
     calls: dict = field(default_factory=dict)  # name -> (Future, deadline)
     results: dict = field(default_factory=dict)  # name -> JudgeResult
 
@@ -118,16 +143,21 @@ class JudgeWorker:
         self._lock = threading.Lock()
         self._started = False
         self._give_up = threading.Event()
+        #: the lock the review flag is written under (the metric engine's, which flags LangKit scores)
+        self.review_lock: Any = threading.Lock()
 
     # ------------------------------------------------------------------ agent thread
 
-    def submit(self, end: SpanEnd, names: tuple, prompt: str, response: str) -> bool:
-        """Queue a step for its judges; False (counted ``queue_full``, recorded) when the queue is full."""
+    def submit(self, end: SpanEnd, names: tuple, prompt: str, response: str,
+               limits: Mapping[str, tuple] = {}) -> bool:
+        """Queue a step for its judges (``limits``: judge name → the profile's (threshold, floor) for
+        its score, which raise the review flag); False (counted ``queue_full``, recorded) when the
+        queue is full."""
         self._ensure_started()
         with self._lock:
             self._pending += 1
         try:
-            self._jobs.put_nowait(_Job(end, names, prompt, response))
+            self._jobs.put_nowait(_Job(end, names, prompt, response, dict(limits)))
             return True
         except queue.Full:
             with self._lock:
@@ -219,10 +249,15 @@ class JudgeWorker:
 
     def _finish(self, job: _Job) -> None:
         try:
+            reasons = []
             for name in job.names:
                 result = job.results.get(name)
                 if result is not None:
                     record(job.end.span, result, job.end.end_time, self.capture_content, self.finalize)
+                    reason = review_reason(result, *job.limits.get(name, (None, None)))
+                    if reason:
+                        reasons.append(reason)
+            flag_for_review(job.end.span, reasons, self.review_lock)
         except Exception:  # noqa: BLE001 - recording costs the results, never the span
             logger.debug("agenttrace: recording judge results failed", exc_info=True)
         finally:

@@ -68,9 +68,9 @@ def span_scores(span: Any) -> list[Score]:
         if not isinstance(name, str) or not isinstance(value, (int, float)) or value != value:
             continue
         scores.append(Score(name, float(value), a.get(sc.EVALUATION_SCORE_LABEL), a.get(sc.EVALUATION_EXPLANATION)))
-    if any(s.label is not None and not s.judge for s in scores):
-        attrs = span.attributes or {}
-        flagged = bool(attrs.get(sc.REVIEW_REQUIRED))
+    attrs = span.attributes or {}
+    flagged = bool(attrs.get(sc.REVIEW_REQUIRED))  # also by a floor or threshold on a judge's score
+    if flagged or any(s.label is not None and not s.judge for s in scores):
         scores.append(Score(REVIEW, 1.0 if flagged else 0.0, "flagged" if flagged else "pass",
                             str(attrs.get(sc.REVIEW_REASON) or "") or None))
     return scores
