@@ -335,3 +335,26 @@ def test_a_floor_on_a_judge_score_raises_the_review_flag_beside_langkits(provide
         reason = span.attributes[sc.REVIEW_REASON]
         assert span.attributes[sc.REVIEW_REQUIRED] is True and "relevance 0.100 < 0.3" in reason
         assert ("judge.hedging 0.000 < 0.5 (hedged)" in reason) is flagged, reason
+
+
+@pytest.mark.parametrize("shape", ["react_agent", "agent_executor", "supervisor", "langchain_agent"])
+def test_judges_score_every_reply_of_agents_nobody_here_wrote(provider, exporter, shape):
+    """LangGraph's prebuilt ReAct agent, a classic AgentExecutor, a langgraph-supervisor team and
+    LangChain's create_agent: every chat step that answers with text is judged through the real
+    phoenix-evals path, a step that only called tools is not (nothing to judge, no judge call
+    spent), and the agent's own answer is untouched."""
+    import agent_shapes
+
+    runnable, inputs = getattr(agent_shapes, shape)()
+    engine = MetricsEngine(judge_profiles(), judges={"hedging": hedging()})
+    result = runnable.invoke(inputs, config={"callbacks": [CallbackHandler(provider, metrics=engine)]})
+    assert engine.flush(20)
+    assert "shipped yesterday" in str(result)
+    chats = llm_spans(exporter)
+    assert chats and all(span.end_time is not None for span in chats)
+    judged = [s for s in chats if KEY in s.attributes]
+    assert judged, [dict(s.attributes) for s in chats]
+    for span in chats:  # a step that only called tools has no text to judge: no judge call spent on it
+        assert (KEY in span.attributes) is ("tool_calls" not in span.attributes[sc.RESPONSE_FINISH_REASONS])
+    assert all(s.attributes[KEY + ".label"] in ("confident", "hedged") for s in judged)
+    assert not [s for s in chats if KEY + ".error" in s.attributes]

@@ -153,7 +153,8 @@ class MetricsEngine:
         with self._flags_lock:
             _flag(span, profile, light, self.flags, end_time)
         heavy = profile.heavy if self.scorer is not None else ()
-        judges = profile.judges if self.judge_worker is not None else ()
+        # a step that answered with tool calls only has no text for a judge to read
+        judges = profile.judges if self.judge_worker is not None and response.strip() else ()
         if not heavy and not judges:
             return False
         trace_id = span.get_span_context().trace_id
