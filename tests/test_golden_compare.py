@@ -201,3 +201,16 @@ def test_one_repeat_per_example_is_compared_at_suite_level_only():
     result = compare(_run("b", {f"e{i}": [1.0] for i in range(12)}, 1), _run("c", worse, 1))
     assert result.evaluator("judge.hedging").verdict == REGRESSED
     assert all(found.basis == "suite" for found in result.regressed_examples)
+
+
+def test_long_run_names_and_model_overrides_still_fit_80_columns(tmp_path):
+    """The demo's runs: suite email-suite-<time>, runs named after dated versions, with overrides."""
+    base = _run("gpt-4o-mini-2024-07-18", {f"e{i}": [1.0, 1.0, 1.0] for i in range(8)}, 3)
+    cand = _run("gpt-4o-mini-2026-11-05", {f"e{i}": [0.0, 0.0, 1.0] for i in range(8)}, 3)
+    for run in (base, cand):
+        run.suite, run.created = "email-suite-20261130T212542", "2026-11-30T21:25:54+00:00"
+        run.model_overrides = {"gpt-4o-mini": run.run}
+        save_run(run, tmp_path)
+    out = cli(base.run, cand.run, "--suite", base.suite, "--results-dir", str(tmp_path)).output
+    assert "gpt-4o-mini=gpt-4o-mini-2026-11-05" in out
+    assert all(len(line) <= 80 for line in out.splitlines() if "http" not in line), max(out.splitlines(), key=len)

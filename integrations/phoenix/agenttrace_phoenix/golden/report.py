@@ -8,6 +8,7 @@ comparison of the two experiments.
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 from typing import Optional, Sequence
 from urllib.parse import quote, urlencode
@@ -75,7 +76,8 @@ def terminal_text(comparison: Comparison, gates: Sequence = (), url: Optional[st
     """The terminal report (80 columns); the ``max_examples`` largest regressed examples (by their
     change in baseline SD) — the markdown and HTML reports list them all."""
     c = comparison
-    lines = [run_line("base", c.base), run_line("candidate", c.candidate), ""]
+    lines = [*textwrap.wrap(run_line("base", c.base), 80, subsequent_indent="    "),
+             *textwrap.wrap(run_line("candidate", c.candidate), 80, subsequent_indent="    "), ""]
     lines.append(f"{'evaluator':<24} {'base':>8} {'candidate':>9} {'shift SD':>8} {'q':>6}  verdict")
     for e in c.evaluators:
         lines.append(f"{_clip(label(e.name), 24):<24} {num(e.base_mean):>8} {num(e.candidate_mean):>9} "
