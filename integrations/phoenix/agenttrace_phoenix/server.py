@@ -122,6 +122,18 @@ def find_running(base_dir: Optional[Path] = None) -> Optional[ServerInfo]:
     return locate(base_dir).status()
 
 
+def base_url(option: Optional[str] = None) -> str:
+    """The Phoenix a command talks to: ``--phoenix-url``, else ``PHOENIX_COLLECTOR_ENDPOINT``, else
+    the Phoenix started by ``agenttrace phoenix start``, else http://localhost:6006."""
+    if option:
+        return option.rstrip("/")
+    env = os.environ.get("PHOENIX_COLLECTOR_ENDPOINT", "").strip().rstrip("/")
+    if env:
+        return env.removesuffix("/v1/traces")
+    running = find_running()
+    return running.url if running is not None else "http://localhost:6006"
+
+
 class LocalPhoenix:
     """Install, start, inspect and stop a Phoenix server kept under ``base_dir``."""
 

@@ -115,18 +115,18 @@ def parse_range(text: Optional[str], option: str) -> Optional[tuple[datetime, da
 def phoenix_url(option: Optional[str]) -> str:
     """``--phoenix-url``, else ``PHOENIX_COLLECTOR_ENDPOINT``, else the Phoenix started by
     ``agenttrace phoenix start``, else http://localhost:6006."""
+    try:
+        from agenttrace_phoenix.server import base_url
+    except ImportError:  # without the Phoenix integration: the option, the environment, the default
+        pass
+    else:
+        return base_url(option)
     if option:
         return option.rstrip("/")
     env = os.environ.get("PHOENIX_COLLECTOR_ENDPOINT", "").strip().rstrip("/")
     if env:
         return env.removesuffix("/v1/traces")
-    try:
-        from agenttrace_phoenix.server import find_running
-
-        running = find_running()
-    except ImportError:
-        running = None
-    return running.url if running is not None else "http://localhost:6006"
+    return "http://localhost:6006"
 
 
 def open_phoenix(project: str, url: str) -> Any:

@@ -10,7 +10,7 @@ from typing import Optional
 
 import click
 
-from ..server import PhoenixError
+from ..server import PhoenixError, base_url
 from .agent import AgentError
 from .examples import ExampleError
 from .results import DEFAULT_RESULTS_DIR, ResultsError, save_run
@@ -28,18 +28,6 @@ class _Fail(click.ClickException):
 _url_option = click.option("--phoenix-url", metavar="URL",
                            help="Phoenix base URL (default: PHOENIX_COLLECTOR_ENDPOINT, else the Phoenix started by "
                                 "`agenttrace phoenix start`, else http://localhost:6006).")
-
-
-def _phoenix_url(option: Optional[str]) -> str:
-    if option:
-        return option.rstrip("/")
-    env = os.environ.get("PHOENIX_COLLECTOR_ENDPOINT", "").strip().rstrip("/")
-    if env:
-        return env.removesuffix("/v1/traces")
-    from ..server import find_running
-
-    running = find_running()
-    return running.url if running is not None else "http://localhost:6006"
 
 
 def _time(text: Optional[str], option: str) -> Optional[datetime]:
@@ -78,7 +66,7 @@ def create(name: str, project: Optional[str], path: Optional[str], size: int, si
 
     if bool(project) == bool(path):
         raise _Fail("give exactly one of --from-phoenix PROJECT and --from-file PATH")
-    url = _phoenix_url(phoenix_url)
+    url = base_url(phoenix_url)
     try:
         if path:
             examples = load_file(path)
@@ -134,7 +122,7 @@ def run(name: str, agent_spec: str, repeat: int, overrides: tuple[str, ...], pro
     options = RunOptions(suite=name, agent=agent_spec, repeats=repeat, model_overrides=_overrides(overrides),
                          profiles=profiles, run_name=run_name, project=project, trajectory_mode=trajectory_mode,
                          tool_args=tool_args)
-    url = _phoenix_url(phoenix_url)
+    url = base_url(phoenix_url)
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())  # --agent modules next to the caller, like python -m
     try:
